@@ -1,0 +1,16 @@
+# inference/: the model worker. lib/ is model, tokenizer, sampler, forward passes and the
+# batch engine; cli/ is bin/arena-worker (generate, eval, serve). cuda/ is built by make cuda.
+INFERENCE_LIB    := $(BUILD)/libinference.a
+INFERENCE_LDLIBS := -levent -levent_pthreads -ljansson -lm
+CPPFLAGS += -Iinference/lib
+
+$(INFERENCE_LIB): $(call objs,inference/lib)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BIN)/arena-worker: $(call objs,inference/cli) $(INFERENCE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(INFERENCE_LDLIBS) -o $@
+
+PROGRAMS += $(BIN)/arena-worker
+$(eval $(call test_rules,inference,$(INFERENCE_LIB),$(INFERENCE_LDLIBS)))
