@@ -1,0 +1,43 @@
+/* elo.c: online Elo (see elo.h). */
+#include "elo.h"
+
+#include <math.h>
+#include <stdio.h>
+
+void elo_opts_default(elo_opts *o)
+{
+    *o = (elo_opts){ .k = 4, .scale = 400, .base = 10, .init = 1000 };
+}
+
+void elo_update(const elo_opts *o, double *ra, double *rb, rt_outcome outcome)
+{
+    double ea = 1 / (1 + pow(o->base, (*rb - *ra) / o->scale));
+    double sa = outcome == RT_WIN_A ? 1 : outcome == RT_WIN_B ? 0 : 0.5;
+    *ra += o->k * (sa - ea);
+    *rb += o->k * ((1 - sa) - (1 - ea));
+}
+
+void elo_replay(const elo_opts *o, const rt_seq *seq, const size_t *order, size_t n,
+                size_t n_models, double *ratings)
+{
+    for (size_t i = 0; i < n_models; i++) ratings[i] = o->init;
+    for (size_t i = 0; i < n; i++) {
+        const rt_seq *s = &seq[order ? order[i] : i];
+        elo_update(o, &ratings[s->a], &ratings[s->b], (rt_outcome)s->outcome);
+    }
+}
+
+int elo_fit(const rt_data *d, const elo_opts *o, double *ratings, char *err, size_t errlen)
+{
+    if (d->n_models < 2 || !d->n_battles) {
+        snprintf(err, errlen, "Elo needs battles between at least two models (have %zu models, %llu battles)",
+                 d->n_models, (unsigned long long)d->n_battles);
+        return -1;
+    }
+    if (!d->seq) {
+        snprintf(err, errlen, "Elo needs the battle sequence (snapshot taken without keep_sequence)");
+        return -1;
+    }
+    elo_replay(o, d->seq, NULL, d->n_seq, d->n_models, ratings);
+    return 0;
+}
