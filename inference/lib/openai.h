@@ -100,4 +100,8 @@ int oai_write_models(struct oai_buf *b, const char *model, long long created);
 
 void oai_buf_free(struct oai_buf *b);
 
+/* How many bytes at the end of text[0..n) begin a valid UTF-8 sequence that is not
+ * complete yet (0..3): a streamer holds them back until the next token completes them. */
+size_t oai_utf8_incomplete_tail(const char *text, size_t n);
+
 #endif
