@@ -72,12 +72,32 @@ int main(void)
         CHECK(gen == 1 && edit == 1, "warnings name the two groups (%d, %d)", gen, edit);
     }
 
+    /* Bootstrap bounds depend on the random stream (PROVENANCE: up to ~3 points for BT,
+     * ~9 for Elo between seeds), so they are compared within 6 and 15 points. */
+    ci_opts co;
+    ci_opts_default(&co);
+    ci_result ci;
+    rc = bt.rating ? ci_bt_bootstrap(d, &bo, &bt, &co, &ci, err, sizeof err) : -1;
+    CHECK(rc == 0, "bt bootstrap: %s", rc ? err : "ok");
+    if (rc == 0) {
+        compare("bt bootstrap", "data/golden_genai_arena_bt.csv", d, bt.rating, ci.lower, ci.upper, 6);
+        printf("# %d of %d rounds regularised\n", ci.regularised_rounds, ci.rounds);
+        ci_result_free(&ci);
+    }
+
     elo_opts eo;
     elo_opts_default(&eo);
     double elo[13];
     rc = elo_fit(d, &eo, elo, err, sizeof err);
     CHECK(rc == 0, "elo_fit: %s", rc ? err : "ok");
     if (rc == 0) compare("elo", "data/golden_genai_arena_elo.csv", d, elo, NULL, NULL, 0);
+    co.rounds = 100;
+    rc = ci_elo_bootstrap(d, &eo, &co, &ci, err, sizeof err);
+    CHECK(rc == 0, "elo bootstrap: %s", rc ? err : "ok");
+    if (rc == 0) {
+        compare("elo bootstrap", "data/golden_genai_arena_elo.csv", d, elo, ci.lower, ci.upper, 15);
+        ci_result_free(&ci);
+    }
 
     bt_result_free(&bt);
     rt_data_free(d);
