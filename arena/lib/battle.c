@@ -1,0 +1,331 @@
+/* battle.c: model picking, the battle state machine, the identity-word check. */
+#include "battle.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- picking ---- */
+
+uint64_t battle_rand(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static double rand_unit(uint64_t *rng) { return (double)(battle_rand(rng) >> 11) * 0x1.0p-53; }
+
+/* Index drawn by weight among eligible models other than skip1/skip2; -1 if none. */
+static int draw(const double *w, const int *eligible, size_t n, int skip1, int skip2, uint64_t *rng)
+{
+    double total = 0;
+    int last = -1;
+    for (size_t i = 0; i < n; i++)
+        if (eligible[i] && w[i] > 0 && (int)i != skip1 && (int)i != skip2) total += w[i];
+    if (total <= 0) return -1;
+    double r = rand_unit(rng) * total;
+    for (size_t i = 0; i < n; i++) {
+        if (!eligible[i] || w[i] <= 0 || (int)i == skip1 || (int)i == skip2) continue;
+        last = (int)i;
+        if (r < w[i]) return (int)i;
+        r -= w[i];
+    }
+    return last;  /* rounding left r just above the last weight */
+}
+
+int battle_pick(const double *weights, const int *eligible, size_t n, int avoid_a, int avoid_b,
+                uint64_t *rng, int *a, int *b)
+{
+    int first = draw(weights, eligible, n, -1, -1, rng);
+    if (first < 0) return -1;
+    /* Avoiding the previous pair: when the first pick is in it, its old partner is left out
+     * of the second draw unless nobody else is left. */
+    int partner = first == avoid_a ? avoid_b : first == avoid_b ? avoid_a : -1;
+    int second = partner >= 0 ? draw(weights, eligible, n, first, partner, rng) : -1;
+    if (second < 0) second = draw(weights, eligible, n, first, -1, rng);
+    if (second < 0) return -1;
+    if (battle_rand(rng) & 1) { *a = second; *b = first; }
+    else { *a = first; *b = second; }
+    return 0;
+}
+
+/* ---- state machine ---- */
+
+static json_t *message(const char *role, const char *content)
+{
+    return json_pack("{s:s, s:s}", "role", role, "content", content);
+}
+
+static int append_message(json_t *conv, const char *role, const char *content)
+{
+    json_t *m = message(role, content);
+    return m ? json_array_append_new(conv, m) : -1;
+}
+
+battle *battle_new(const char *id, const char *model_a, const char *model_b, int anony,
+                   const char *prompt, double tstamp)
+{
+    battle *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    snprintf(b->id, sizeof b->id, "%s", id);
+    b->anony = anony;
+    b->tstamp = tstamp;
+    b->turns = 1;
+    b->phase = BATTLE_WAITING;
+    const char *models[2] = {model_a, model_b};
+    for (int s = 0; s < 2; s++) {
+        battle_side *side = &b->side[s];
+        if (!(side->model = strdup(models[s])) || !(side->conv = json_array()) ||
+            append_message(side->conv, "user", prompt) < 0)
+            goto err;
+    }
+    return b;
+err:
+    battle_free(b);
+    return NULL;
+}
+
+void battle_free(battle *b)
+{
+    if (!b) return;
+    for (int s = 0; s < 2; s++) {
+        free(b->side[s].model);
+        free(b->side[s].answer);
+        json_decref(b->side[s].conv);
+    }
+    free(b);
+}
+
+battle_status battle_start(battle *b)
+{
+    if (b->phase == BATTLE_VOTED) return BATTLE_E_VOTED;
+    if (b->phase != BATTLE_WAITING) return BATTLE_E_BUSY;
+    for (int s = 0; s < 2; s++) {
+        b->side[s].state = SIDE_STREAMING;
+        b->side[s].len = 0;
+        if (b->side[s].answer) b->side[s].answer[0] = '\0';
+    }
+    b->phase = BATTLE_STREAMING;
+    return BATTLE_OK;
+}
+
+battle_status battle_append(battle *b, int s, const char *text, size_t len)
+{
+    battle_side *side = &b->side[s];
+    if (b->phase != BATTLE_STREAMING || side->state != SIDE_STREAMING) return BATTLE_E_BUSY;
+    if (side->len + len + 1 > side->cap) {
+        size_t cap = side->cap ? side->cap : 256;
+        while (cap < side->len + len + 1) cap *= 2;
+        char *p = realloc(side->answer, cap);
+        if (!p) return BATTLE_E_NOMEM;
+        side->answer = p;
+        side->cap = cap;
+    }
+    memcpy(side->answer + side->len, text, len);
+    side->len += len;
+    side->answer[side->len] = '\0';
+    return BATTLE_OK;
+}
+
+battle_status battle_finish(battle *b, int s, int ok, const battle_identity *ident)
+{
+    battle_side *side = &b->side[s];
+    if (b->phase != BATTLE_STREAMING || side->state != SIDE_STREAMING) return BATTLE_E_BUSY;
+    side->state = ok ? SIDE_DONE : SIDE_ERROR;
+    if (ok) {
+        const char *text = side->answer ? side->answer : "";
+        if (append_message(side->conv, "assistant", text) < 0) return BATTLE_E_NOMEM;
+        if (ident && battle_identity_leaks(ident, text, side->len)) side->leak = 1;
+    }
+    if (b->side[!s].state != SIDE_STREAMING) b->phase = BATTLE_ANSWERED;
+    return BATTLE_OK;
+}
+
+/* The conversation of a side ends with an assistant message when its last turn succeeded. */
+static int ends_with_answer(const battle_side *side)
+{
+    size_t n = json_array_size(side->conv);
+    const char *role = n ? json_string_value(json_object_get(json_array_get(side->conv, n - 1), "role")) : NULL;
+    return role && strcmp(role, "assistant") == 0;
+}
+
+battle_status battle_follow_up(battle *b, const char *prompt, int max_turns)
+{
+    if (b->phase == BATTLE_VOTED) return BATTLE_E_VOTED;
+    if (b->phase != BATTLE_ANSWERED) return BATTLE_E_BUSY;
+    if (b->side[0].state != SIDE_DONE || b->side[1].state != SIDE_DONE) return BATTLE_E_FAILED;
+    if (b->turns >= max_turns) return BATTLE_E_TURNS;
+    for (int s = 0; s < 2; s++)
+        if (append_message(b->side[s].conv, "user", prompt) < 0) return BATTLE_E_NOMEM;
+    b->turns++;
+    b->phase = BATTLE_WAITING;
+    return BATTLE_OK;
+}
+
+battle_status battle_regenerate(battle *b)
+{
+    if (b->phase == BATTLE_VOTED) return BATTLE_E_VOTED;
+    if (b->phase != BATTLE_ANSWERED) return BATTLE_E_BUSY;
+    for (int s = 0; s < 2; s++) {
+        battle_side *side = &b->side[s];
+        if (ends_with_answer(side)) json_array_remove(side->conv, json_array_size(side->conv) - 1);
+        side->state = SIDE_PENDING;
+    }
+    b->phase = BATTLE_WAITING;
+    return BATTLE_OK;
+}
+
+battle_status battle_can_vote(const battle *b)
+{
+    if (b->phase == BATTLE_VOTED) return BATTLE_E_VOTED;
+    if (b->phase != BATTLE_ANSWERED) return BATTLE_E_BUSY;
+    if (b->side[0].state != SIDE_DONE || b->side[1].state != SIDE_DONE) return BATTLE_E_FAILED;
+    return BATTLE_OK;
+}
+
+battle_status battle_vote(battle *b)
+{
+    battle_status st = battle_can_vote(b);
+    if (st == BATTLE_OK) b->phase = BATTLE_VOTED;
+    return st;
+}
+
+int battle_leaked(const battle *b) { return b->side[0].leak || b->side[1].leak; }
+
+static const char *const phase_names[] = {"waiting", "streaming", "answered", "voted"};
+static const char *const side_names[] = {"pending", "streaming", "done", "error"};
+
+const char *battle_phase_name(battle_phase p) { return phase_names[p]; }
+const char *battle_side_state_name(battle_side_state s) { return side_names[s]; }
+
+static int lookup(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+json_t *battle_to_json(const battle *b)
+{
+    json_t *o = json_pack("{s:s, s:b, s:i, s:f, s:s}", "id", b->id, "anony", b->anony, "turns", b->turns,
+                          "tstamp", b->tstamp, "phase", phase_names[b->phase]);
+    if (!o) return NULL;
+    static const char *const keys[2] = {"a", "b"};
+    for (int s = 0; s < 2; s++) {
+        const battle_side *side = &b->side[s];
+        json_t *j = json_pack("{s:s, s:s, s:O, s:b}", "model", side->model, "state", side_names[side->state],
+                              "conv", side->conv, "leak", side->leak);
+        if (!j || json_object_set_new(o, keys[s], j) < 0) { json_decref(o); return NULL; }
+    }
+    return o;
+}
+
+battle *battle_from_json(const json_t *o)
+{
+    const char *id, *phase, *model[2], *state[2];
+    int anony, turns, leak[2];
+    double tstamp;
+    json_t *conv[2];
+    if (json_unpack((json_t *)o, "{s:s, s:b, s:i, s:F, s:s, s:{s:s, s:s, s:o, s:b}, s:{s:s, s:s, s:o, s:b}}",
+                    "id", &id, "anony", &anony, "turns", &turns, "tstamp", &tstamp, "phase", &phase,
+                    "a", "model", &model[0], "state", &state[0], "conv", &conv[0], "leak", &leak[0],
+                    "b", "model", &model[1], "state", &state[1], "conv", &conv[1], "leak", &leak[1]) < 0)
+        return NULL;
+    int p = lookup(phase_names, 4, phase);
+    int st[2] = {lookup(side_names, 4, state[0]), lookup(side_names, 4, state[1])};
+    if (p < 0 || st[0] < 0 || st[1] < 0 || !json_is_array(conv[0]) || !json_is_array(conv[1])) return NULL;
+    battle *b = calloc(1, sizeof *b);
+    if (!b) return NULL;
+    snprintf(b->id, sizeof b->id, "%s", id);
+    b->anony = anony;
+    b->turns = turns;
+    b->tstamp = tstamp;
+    b->phase = (battle_phase)p;
+    for (int s = 0; s < 2; s++) {
+        b->side[s].state = (battle_side_state)st[s];
+        b->side[s].leak = leak[s];
+        if (!(b->side[s].model = strdup(model[s])) || !(b->side[s].conv = json_deep_copy(conv[s]))) {
+            battle_free(b);
+            return NULL;
+        }
+    }
+    /* A battle saved while streaming lost its streams with the server that ran them. */
+    if (b->phase == BATTLE_STREAMING) {
+        for (int s = 0; s < 2; s++)
+            if (b->side[s].state == SIDE_STREAMING) b->side[s].state = SIDE_ERROR;
+        b->phase = BATTLE_ANSWERED;
+    }
+    return b;
+}
+
+/* ---- identity leaks ---- */
+
+/* FastChat's IDENTITY_WORDS (fastchat/serve/monitor/clean_battle_data.py), lower case. */
+static const char *const fastchat_identity_words[] = {
+    "vicuna", "lmsys", "koala", "uc berkeley", "open assistant", "laion", "chatglm", "chatgpt",
+    "gpt-4", "openai", "anthropic", "claude", "bard", "palm", "lamda", "google", "llama",
+    "qianwan", "alibaba", "mistral", "zhipu", "keg lab", "01.ai", "ai2", "t\xc3\xbclu",
+    "network error due to high traffic. please regenerate or refresh this page.",
+    "$moderation$ your input violates our content moderation guidelines.",
+    "api request error. please increase the number of max tokens.",
+    "**api request error** reason: the response was blocked.",
+    "**api request error**",
+};
+
+struct battle_identity {
+    size_t n;
+    char **words;  /* lower case, non-empty */
+};
+
+static void lower_ascii(char *s)
+{
+    for (; *s; s++) *s = (char)tolower((unsigned char)*s);
+}
+
+battle_identity *battle_identity_new(const char *const *names, size_t n)
+{
+    size_t nf = sizeof fastchat_identity_words / sizeof *fastchat_identity_words;
+    battle_identity *id = calloc(1, sizeof *id);
+    if (!id || !(id->words = calloc(nf + n, sizeof *id->words))) goto err;
+    for (size_t i = 0; i < nf + n; i++) {
+        const char *w = i < nf ? fastchat_identity_words[i] : names[i - nf];
+        if (!w || !*w) continue;
+        if (!(id->words[id->n] = strdup(w))) goto err;
+        lower_ascii(id->words[id->n++]);
+    }
+    return id;
+err:
+    battle_identity_free(id);
+    return NULL;
+}
+
+void battle_identity_free(battle_identity *id)
+{
+    if (!id) return;
+    for (size_t i = 0; i < id->n; i++) free(id->words[i]);
+    free(id->words);
+    free(id);
+}
+
+/* Case-insensitive (ASCII) substring search within len bytes. */
+static int contains(const char *text, size_t len, const char *word)
+{
+    size_t wl = strlen(word);
+    for (size_t i = 0; i + wl <= len; i++) {
+        size_t k = 0;
+        while (k < wl && tolower((unsigned char)text[i + k]) == (unsigned char)word[k]) k++;
+        if (k == wl) return 1;
+    }
+    return 0;
+}
+
+int battle_identity_leaks(const battle_identity *id, const char *text, size_t len)
+{
+    for (size_t i = 0; i < id->n; i++)
+        if (contains(text, len, id->words[i])) return 1;
+    return 0;
+}

@@ -1,0 +1,25 @@
+/* token.h: signed battle tokens. A token proves that this server handed battle ID to the
+ * client holding it, so nobody can vote on a battle that was never served to them.
+ *
+ *   token = EXPIRY "." HEX(HMAC-SHA256(secret, ID "." EXPIRY))      EXPIRY: unix seconds
+ *
+ * Verification recomputes the MAC and compares it in constant time (CRYPTO_memcmp).
+ * No state, no allocation: the caller owns every buffer. */
+#ifndef ARENA_TOKEN_H
+#define ARENA_TOKEN_H
+
+#include <stddef.h>
+#include <time.h>
+
+/* Enough for any token (20 digits, a dot, 64 hex digits, NUL). */
+#define BTOK_MAX 96
+
+/* Writes the token for battle id valid until expiry into out (BTOK_MAX bytes). 0 / -1. */
+int btok_sign(const char *secret, size_t secret_len, const char *id, time_t expiry, char *out, size_t outlen);
+
+typedef enum { BTOK_OK = 0, BTOK_MALFORMED, BTOK_BAD_MAC, BTOK_EXPIRED } btok_status;
+
+/* Checks token against id at time now. */
+btok_status btok_verify(const char *secret, size_t secret_len, const char *id, const char *token, time_t now);
+
+#endif

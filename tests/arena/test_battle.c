@@ -1,0 +1,105 @@
+/* Picking, the battle state machine, JSON round trip, identity leaks. */
+#include "battle.h"
+#include "../check.h"
+
+#include <string.h>
+
+static void test_pick(void)
+{
+    double w[4] = {1, 2, 0, 1};
+    int ok[4] = {1, 1, 1, 1}, count[4] = {0}, a, b, same_pair = 0, bad = 0, n = 20000;
+    uint64_t rng = 42;
+    for (int i = 0; i < n; i++) {
+        if (battle_pick(w, ok, 4, -1, -1, &rng, &a, &b) < 0 || a == b) bad++;
+        count[a]++;
+        count[b]++;
+    }
+    CHECK(bad == 0, "two distinct models every time");
+    CHECK(count[2] == 0, "weight 0 is never drawn");
+    /* P(model 1 in a pair) = 2/4 + 1/4*2/3 + 1/4*2/3 = 5/6 */
+    CHECK_NEAR(count[1] / (double)n, 5.0 / 6, 0.02, "weights drive the draw");
+    int a_first = 0;
+    for (int i = 0; i < n; i++) {
+        battle_pick(w, ok, 4, 0, 1, &rng, &a, &b);
+        if ((a == 0 && b == 1) || (a == 1 && b == 0)) same_pair++;
+        a_first += a == 1;
+    }
+    CHECK(same_pair == 0, "the previous pair is not served again");
+    CHECK(a_first > n / 4 && a_first < 3 * n / 4, "sides are swapped at random (%d)", a_first);
+    int only_two[4] = {1, 1, 0, 0};
+    CHECK(battle_pick(w, only_two, 4, 0, 1, &rng, &a, &b) == 0 && a + b == 1, "the only pair is served anyway");
+    int one[4] = {0, 1, 0, 0};
+    CHECK(battle_pick(w, one, 4, -1, -1, &rng, &a, &b) < 0, "one eligible model is not enough");
+}
+
+static void test_machine(void)
+{
+    battle_identity *ident = battle_identity_new((const char *const[]){"stories260K", "Karpathy"}, 2);
+    battle *b = battle_new("id1", "ma", "mb", 1, "hello", 1.5);
+    CHECK(b && b->phase == BATTLE_WAITING && b->turns == 1, "new battle waits");
+    CHECK(battle_can_vote(b) == BATTLE_E_BUSY, "no vote before the answers");
+    CHECK(battle_follow_up(b, "x", 3) == BATTLE_E_BUSY, "no follow-up before the answers");
+    CHECK(battle_start(b) == BATTLE_OK && b->phase == BATTLE_STREAMING, "start");
+    CHECK(battle_start(b) == BATTLE_E_BUSY, "no second start");
+    battle_append(b, 0, "Once ", 5);
+    battle_append(b, 0, "upon", 4);
+    battle_append(b, 1, "I am STORIES260k", 16);
+    CHECK(strcmp(b->side[0].answer, "Once upon") == 0, "answer grows");
+    CHECK(battle_finish(b, 0, 1, ident) == BATTLE_OK && b->phase == BATTLE_STREAMING, "one side done");
+    CHECK(battle_can_vote(b) == BATTLE_E_BUSY, "no vote while a side streams");
+    CHECK(battle_finish(b, 1, 1, ident) == BATTLE_OK && b->phase == BATTLE_ANSWERED, "both done");
+    CHECK(!b->side[0].leak && b->side[1].leak && battle_leaked(b), "identity leak flagged on the side that named itself");
+    CHECK(json_array_size(b->side[0].conv) == 2, "answer joins the conversation");
+    CHECK(battle_regenerate(b) == BATTLE_OK && json_array_size(b->side[0].conv) == 1 && b->phase == BATTLE_WAITING, "regenerate drops the answers");
+    battle_start(b);
+    battle_append(b, 0, "A", 1);
+    battle_append(b, 1, "B", 1);
+    battle_finish(b, 1, 1, ident);
+    battle_finish(b, 0, 1, ident);
+    CHECK(battle_follow_up(b, "more", 2) == BATTLE_OK && b->turns == 2 && json_array_size(b->side[1].conv) == 3, "follow-up");
+    battle_start(b);
+    battle_finish(b, 0, 1, NULL);
+    battle_finish(b, 1, 1, NULL);
+    CHECK(battle_follow_up(b, "again", 2) == BATTLE_E_TURNS, "turn limit");
+
+    json_t *j = battle_to_json(b);
+    battle *c = battle_from_json(j);
+    CHECK(c && strcmp(c->id, "id1") == 0 && c->turns == 2 && c->phase == BATTLE_ANSWERED && c->side[1].leak &&
+          strcmp(c->side[1].model, "mb") == 0 && json_equal(c->side[0].conv, b->side[0].conv), "JSON round trip");
+    json_decref(j);
+    CHECK(battle_vote(c) == BATTLE_OK && c->phase == BATTLE_VOTED, "vote");
+    CHECK(battle_vote(c) == BATTLE_E_VOTED, "second vote refused");
+    CHECK(battle_follow_up(c, "after", 9) == BATTLE_E_VOTED && battle_regenerate(c) == BATTLE_E_VOTED, "no turns after the reveal");
+    battle_free(c);
+    battle_free(b);
+
+    b = battle_new("id2", "ma", "mb", 0, "p", 0);
+    battle_start(b);
+    battle_finish(b, 0, 0, NULL);
+    battle_finish(b, 1, 1, NULL);
+    CHECK(b->phase == BATTLE_ANSWERED && battle_can_vote(b) == BATTLE_E_FAILED, "a failed side cannot be voted on");
+    CHECK(battle_regenerate(b) == BATTLE_OK, "but it can be regenerated");
+    battle_start(b);
+    j = battle_to_json(b);
+    c = battle_from_json(j);
+    CHECK(c && c->phase == BATTLE_ANSWERED && c->side[0].state == SIDE_ERROR, "a stream lost with its server reads as failed");
+    json_decref(j);
+    battle_free(c);
+    battle_free(b);
+    j = json_pack("{s:s}", "id", "x");
+    CHECK(battle_from_json(j) == NULL, "incomplete JSON refused");
+    json_decref(j);
+
+    const char *leaks[] = {"I was trained by OpenAI.", "as a LLaMA model", "Karpathy wrote me", "T\xc3\xbclu here"};
+    for (size_t i = 0; i < 4; i++) CHECK(battle_identity_leaks(ident, leaks[i], strlen(leaks[i])), "leak: %s", leaks[i]);
+    const char *clean = "Once upon a time there was a little dog.";
+    CHECK(!battle_identity_leaks(ident, clean, strlen(clean)), "no leak in a story");
+    battle_identity_free(ident);
+}
+
+int main(void)
+{
+    test_pick();
+    test_machine();
+    return check_exit();
+}
