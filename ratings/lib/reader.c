@@ -180,13 +180,16 @@ static int slot_set(rd_ctx *c, int f, const void *s, size_t n)
 
 /* ---- validation shared by all formats ------------------------------------------------ */
 
-/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
-static int utf8_valid(const unsigned char *s, size_t n)
+/* Strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) without NUL:
+ * a NUL would make the NUL-terminated copy silently differ from the input. */
+static int text_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         unsigned char b = s[i];
         if (b < 0x80) {
+            if (!b)
+                return 0;
             i++;
             continue;
         }
@@ -215,23 +218,42 @@ static const char *slot_text(const rd_ctx *c, int f)
     return c->slot[f].present ? c->buf + c->slot[f].off : NULL;
 }
 
-/* A string field the consumer keeps: valid UTF-8 without embedded NUL (else the
- * NUL-terminated copy would silently differ from the input). */
 static int check_text(rd_ctx *c, int f)
 {
     const rd_slot *s = &c->slot[f];
-    if (!s->present)
-        return 0;
-    const char *t = c->buf + s->off;
-    if (memchr(t, '\0', s->len)) {
-        rd_fail(c, f, "contains a NUL character");
-        return -1;
-    }
-    if (!utf8_valid((const unsigned char *)t, s->len)) {
-        rd_fail(c, f, "invalid UTF-8");
+    if (s->present && !text_valid((const unsigned char *)c->buf + s->off, s->len)) {
+        rd_fail(c, f, "%s", memchr(c->buf + s->off, '\0', s->len) ? "contains a NUL character" : "invalid UTF-8");
         return -1;
     }
     return 0;
+}
+
+/* The common shape of a tstamp, [-]digits[.digits] with at most 15 significant digits,
+ * converted exactly as strtod would (both operands are exact doubles, so the one division
+ * rounds correctly); 0 when the text has another shape. strtod takes the rest. */
+static int decimal_fast(const char *t, size_t len, double *out)
+{
+    static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    const char *p = t, *end = t + len;
+    int neg = p < end && *p == '-';
+    p += neg;
+    unsigned long long m = 0;
+    int digits = 0, frac = -1;
+    for (; p < end; p++) {
+        if (*p == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || ++digits > 15)
+            return 0;
+        m = m * 10 + (unsigned)(*p - '0');
+        frac += frac >= 0;
+    }
+    if (!digits || frac == 0)
+        return 0;
+    double v = (double)m / pow10[frac < 0 ? 0 : frac];
+    *out = neg ? -v : v;
+    return 1;
 }
 
 static int parse_tstamp(rd_ctx *c, double *out)
@@ -240,8 +262,10 @@ static int parse_tstamp(rd_ctx *c, double *out)
     *out = NAN;
     if (!t)
         return 0;
-    char *end, tmp[48];
-    double v = strtod(t, &end);
+    char *end = (char *)t + c->slot[F_TSTAMP].len, tmp[48];
+    double v;
+    if (!decimal_fast(t, c->slot[F_TSTAMP].len, &v))
+        v = strtod(t, &end);
     if (end == t || *end != '\0' || !isfinite(v)) {
         rd_fail(c, F_TSTAMP, "expected a finite number, got \"%s\"", shown(t, c->slot[F_TSTAMP].len, tmp));
         return -1;
@@ -353,10 +377,17 @@ static const char *kind_name(rd_kind k)
 
 static int key_field(const unsigned char *k, size_t n)
 {
-    for (int f = 0; f < F_COUNT; f++)
-        if (field_info[f].keylen == n && !memcmp(field_info[f].key, k, n))
-            return f;
-    return F_OTHER;
+    int f;
+    switch (n) {   /* the length alone nearly decides: one comparison per key */
+    case 4: f = F_TURN; break;
+    case 5: f = k[0] == 'a' ? F_ANONY : F_JUDGE; break;
+    case 6: f = k[0] == 'w' ? F_WINNER : F_TSTAMP; break;
+    case 7: f = k[6] == 'a' ? F_MODEL_A : F_MODEL_B; break;
+    case 8: f = F_LANGUAGE; break;
+    case 11: f = F_QUESTION_ID; break;
+    default: return F_OTHER;
+    }
+    return memcmp(field_info[f].key, k, n) ? F_OTHER : f;
 }
 
 /* A value of JSON type `kind` (text s[0..n)) at the depth where it belongs to a record
@@ -1029,12 +1060,15 @@ int rd_read_buffer(const void *buf, size_t len, const char *name, const rd_optio
 
 int rd_parse_winner(const char *s, size_t len, rd_winner *out)
 {
-    static const struct { const char *name; rd_winner w; } names[] = {
-        {"model_a", RD_WIN_A}, {"model_b", RD_WIN_B}, {"tie", RD_TIE}, {"tie (bothbad)", RD_TIE_BOTHBAD},
-        {"a", RD_WIN_A}, {"b", RD_WIN_B}, {"left", RD_WIN_A}, {"right", RD_WIN_B}, {"bothbad", RD_TIE_BOTHBAD},
+#define NAME(s) s, sizeof s - 1
+    static const struct { const char *name; size_t len; rd_winner w; } names[] = {
+        {NAME("model_a"), RD_WIN_A}, {NAME("model_b"), RD_WIN_B}, {NAME("tie"), RD_TIE},
+        {NAME("tie (bothbad)"), RD_TIE_BOTHBAD}, {NAME("a"), RD_WIN_A}, {NAME("b"), RD_WIN_B},
+        {NAME("left"), RD_WIN_A}, {NAME("right"), RD_WIN_B}, {NAME("bothbad"), RD_TIE_BOTHBAD},
     };
+#undef NAME
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strlen(names[i].name) == len && !strncasecmp(names[i].name, s, len)) {
+        if (names[i].len == len && !strncasecmp(names[i].name, s, len)) {
             *out = names[i].w;
             return 0;
         }
