@@ -145,13 +145,23 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* The generator seed of a round. Mixed rather than seed + round, so that runs with
+ * neighbouring seeds do not share all but one of their rounds. */
+static unsigned long round_seed(unsigned long seed, int round)
+{
+    uint64_t x = (uint64_t)seed * 0x9e3779b97f4a7c15ULL + (uint64_t)round + 1;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;     /* splitmix64 finaliser */
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return (unsigned long)(x ^ (x >> 31));
+}
+
 static int bt_round(worker *w, int round, double *out, int *regularised)
 {
     const job *j = w->job;
     const bts_problem *p = j->p;
     int iters = 0;
     double max_grad;
-    gsl_rng_set(w->rng, j->seed + (unsigned long)round);
+    gsl_rng_set(w->rng, round_seed(j->seed, round));
     gsl_ran_multinomial(w->rng, p->n_triples, (unsigned)j->d->n_battles, j->prob, w->counts);
     bts_pair_counts(p, j->d, w->counts, w->s, w->n);
     memcpy(w->eta, j->eta0, p->k * sizeof *w->eta);
@@ -175,7 +185,7 @@ static int elo_round(worker *w, int round, double *out, int *regularised)
 {
     const job *j = w->job;
     size_t n = j->d->n_seq;
-    gsl_rng_set(w->rng, j->seed + (unsigned long)round);
+    gsl_rng_set(w->rng, round_seed(j->seed, round));
     for (size_t i = 0; i < n; i++) w->order[i] = gsl_rng_uniform_int(w->rng, n);
     elo_replay(j->eo, j->d->seq, w->order, n, j->d->n_models, out);
     return 0;

@@ -8,7 +8,8 @@
  * replace=True)). Bounds are the 2.5 % / 50 % / 97.5 % quantiles over rounds, linear
  * interpolation (numpy's default).
  *
- * Determinism: round r uses its own gsl_rng (mt19937) seeded with seed + r, and every
+ * Determinism: round r uses its own gsl_rng (mt19937) seeded with a mix of (seed, r)
+ * (not seed + r: neighbouring seeds would share almost every round), and every
  * round starts from the same point estimate, so the result is identical for any number
  * of threads. The rt_data is only read: any number of bootstraps may run on one snapshot
  * concurrently (a live board runs them in a background thread on a snapshot it owns).
