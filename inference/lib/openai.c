@@ -25,7 +25,7 @@ static int buf_reserve(struct oai_buf *b, size_t extra)
     return 0;
 }
 
-static int buf_add(struct oai_buf *b, const char *s, size_t n)
+int oai_buf_add(struct oai_buf *b, const char *s, size_t n)
 {
     if (buf_reserve(b, n) < 0)
         return -1;
@@ -35,10 +35,9 @@ static int buf_add(struct oai_buf *b, const char *s, size_t n)
     return 0;
 }
 
-static int buf_cstr(struct oai_buf *b, const char *s) { return buf_add(b, s, strlen(s)); }
+static int buf_cstr(struct oai_buf *b, const char *s) { return oai_buf_add(b, s, strlen(s)); }
 
-static int buf_printf(struct oai_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int buf_printf(struct oai_buf *b, const char *fmt, ...)
+int oai_buf_printf(struct oai_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -126,14 +125,14 @@ static int buf_json_str(struct oai_buf *b, const char *text, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)text;
-    if (buf_reserve(b, n + 2) < 0 || buf_add(b, "\"", 1) < 0)
+    if (buf_reserve(b, n + 2) < 0 || oai_buf_add(b, "\"", 1) < 0)
         return -1;
     size_t i = 0;
     while (i < n) {
         size_t run = i;   /* copy plain runs in one go */
         while (run < n && s[run] >= 0x20 && s[run] < 0x80 && s[run] != '"' && s[run] != '\\')
             run++;
-        if (run > i && buf_add(b, text + i, run - i) < 0)
+        if (run > i && oai_buf_add(b, text + i, run - i) < 0)
             return -1;
         i = run;
         if (i == n)
@@ -142,29 +141,29 @@ static int buf_json_str(struct oai_buf *b, const char *text, size_t n)
         int rc;
         if (c == '"' || c == '\\') {
             char esc[2] = {'\\', (char)c};
-            rc = buf_add(b, esc, 2);
+            rc = oai_buf_add(b, esc, 2);
             i++;
         } else if (c < 0x20) {
             char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            if (c == '\n') rc = buf_add(b, "\\n", 2);
-            else if (c == '\r') rc = buf_add(b, "\\r", 2);
-            else if (c == '\t') rc = buf_add(b, "\\t", 2);
-            else rc = buf_add(b, esc, 6);
+            if (c == '\n') rc = oai_buf_add(b, "\\n", 2);
+            else if (c == '\r') rc = oai_buf_add(b, "\\r", 2);
+            else if (c == '\t') rc = oai_buf_add(b, "\\t", 2);
+            else rc = oai_buf_add(b, esc, 6);
             i++;
         } else {
             size_t len = utf8_seq(s + i, n - i);
             if (len) {
-                rc = buf_add(b, text + i, len);
+                rc = oai_buf_add(b, text + i, len);
                 i += len;
             } else {
-                rc = buf_add(b, "\\ufffd", 6);
+                rc = oai_buf_add(b, "\\ufffd", 6);
                 i++;
             }
         }
         if (rc < 0)
             return -1;
     }
-    return buf_add(b, "\"", 1);
+    return oai_buf_add(b, "\"", 1);
 }
 
 static int buf_json_cstr(struct oai_buf *b, const char *s) { return buf_json_str(b, s, strlen(s)); }
@@ -383,6 +382,13 @@ int oai_parse_request(const char *body, size_t len, enum oai_kind kind, const ch
 
 /* ---- responses ---- */
 
+int oai_write_error_event(struct oai_buf *b, const struct oai_error *err)
+{
+    if (buf_cstr(b, "data: ") < 0 || oai_write_error(b, err) < 0)
+        return -1;
+    return buf_cstr(b, "\n\n");
+}
+
 int oai_write_error(struct oai_buf *b, const struct oai_error *err)
 {
     if (buf_cstr(b, "{\"error\":{\"message\":") < 0 || buf_json_cstr(b, err->message) < 0 ||
@@ -399,7 +405,7 @@ int oai_write_error(struct oai_buf *b, const struct oai_error *err)
 static int write_head(struct oai_buf *b, const struct oai_meta *m, const char *object)
 {
     if (buf_cstr(b, "{\"id\":") < 0 || buf_json_cstr(b, m->id) < 0 ||
-        buf_printf(b, ",\"object\":\"%s\",\"created\":%lld,\"model\":", object, m->created) < 0 ||
+        oai_buf_printf(b, ",\"object\":\"%s\",\"created\":%lld,\"model\":", object, m->created) < 0 ||
         buf_json_cstr(b, m->model) < 0)
         return -1;
     return buf_cstr(b, ",");
@@ -407,13 +413,13 @@ static int write_head(struct oai_buf *b, const struct oai_meta *m, const char *o
 
 static int write_finish(struct oai_buf *b, const char *finish_reason)
 {
-    return finish_reason ? buf_printf(b, "\"finish_reason\":\"%s\"}]", finish_reason)
+    return finish_reason ? oai_buf_printf(b, "\"finish_reason\":\"%s\"}]", finish_reason)
                          : buf_cstr(b, "\"finish_reason\":null}]");
 }
 
 static int write_usage(struct oai_buf *b, const struct oai_usage *u)
 {
-    return buf_printf(b, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
+    return oai_buf_printf(b, "\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"total_tokens\":%d}",
                       u->prompt_tokens, u->completion_tokens, u->prompt_tokens + u->completion_tokens);
 }
 
@@ -472,5 +478,5 @@ int oai_write_models(struct oai_buf *b, const char *model, long long created)
 {
     if (buf_cstr(b, "{\"object\":\"list\",\"data\":[{\"id\":") < 0 || buf_json_cstr(b, model) < 0)
         return -1;
-    return buf_printf(b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"arena\"}]}", created);
+    return oai_buf_printf(b, ",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"arena\"}]}", created);
 }

@@ -81,6 +81,8 @@ void oai_error_set(struct oai_error *err, int status, const char *type, const ch
 
 /* {"error":{"message","type","param","code"}} */
 int oai_write_error(struct oai_buf *b, const struct oai_error *err);
+/* The same as one server-sent event, for a failure after a stream has begun. */
+int oai_write_error_event(struct oai_buf *b, const struct oai_error *err);
 
 /* A whole non-streaming response: chat.completion or text_completion. */
 int oai_write_response(struct oai_buf *b, const struct oai_meta *m, const char *text, size_t len,
@@ -98,6 +100,9 @@ int oai_write_done(struct oai_buf *b);
 /* GET /v1/models: the list with the one served model. */
 int oai_write_models(struct oai_buf *b, const char *model, long long created);
 
+/* Raw appends, for other text formats built in the same buffer. */
+int oai_buf_add(struct oai_buf *b, const char *s, size_t n);
+int oai_buf_printf(struct oai_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void oai_buf_free(struct oai_buf *b);
 
 /* How many bytes at the end of text[0..n) begin a valid UTF-8 sequence that is not
