@@ -9,13 +9,13 @@
 #include "battles.h"
 #include "reader.h"
 
-static int load_add(void *ud, const rd_record *r, char *err, size_t errlen)
+static inline int load_add(void *ud, const rd_record *r, char *err, size_t errlen)
 {
     return rt_add(ud, r->model_a, r->model_b, (rt_outcome)r->winner, r->tstamp, r->anony, err, errlen) < 0 ? -1 : 0;
 }
 
 /* The snapshot of a battle file read with filter f (NULL: keep everything, with sequence). */
-static rt_data *load_battles(const char *path, const rt_filter *f)
+static inline rt_data *load_battles(const char *path, const rt_filter *f)
 {
     char err[512];
     rt_filter keep;
@@ -32,7 +32,7 @@ static rt_data *load_battles(const char *path, const rt_filter *f)
 typedef struct golden_row { char model[128]; double rating, lower, upper; long votes; int rank_ub; } golden_row;
 
 /* Reads up to max rows; returns the count, -1 when the file cannot be read. */
-static int load_golden(const char *path, golden_row *rows, int max)
+static inline int load_golden(const char *path, golden_row *rows, int max)
 {
     FILE *f = fopen(path, "r");
     char line[1024];
