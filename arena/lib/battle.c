@@ -202,62 +202,40 @@ static const char *const side_names[] = {"pending", "streaming", "done", "error"
 const char *battle_phase_name(battle_phase p) { return phase_names[p]; }
 const char *battle_side_state_name(battle_side_state s) { return side_names[s]; }
 
-static int lookup(const char *const *names, int n, const char *s)
+battle *battle_restore(const char *id, const char *model_a, const char *model_b, int anony,
+                       int turns, double tstamp, const json_t *conv_a, const json_t *conv_b,
+                       battle_side_state state_a, battle_side_state state_b, int leak, int voted)
 {
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0) return i;
-    return -1;
-}
-
-json_t *battle_to_json(const battle *b)
-{
-    json_t *o = json_pack("{s:s, s:b, s:i, s:f, s:s}", "id", b->id, "anony", b->anony, "turns", b->turns,
-                          "tstamp", b->tstamp, "phase", phase_names[b->phase]);
-    if (!o) return NULL;
-    static const char *const keys[2] = {"a", "b"};
-    for (int s = 0; s < 2; s++) {
-        const battle_side *side = &b->side[s];
-        json_t *j = json_pack("{s:s, s:s, s:O, s:b}", "model", side->model, "state", side_names[side->state],
-                              "conv", side->conv, "leak", side->leak);
-        if (!j || json_object_set_new(o, keys[s], j) < 0) { json_decref(o); return NULL; }
-    }
-    return o;
-}
-
-battle *battle_from_json(const json_t *o)
-{
-    const char *id, *phase, *model[2], *state[2];
-    int anony, turns, leak[2];
-    double tstamp;
-    json_t *conv[2];
-    if (json_unpack((json_t *)o, "{s:s, s:b, s:i, s:F, s:s, s:{s:s, s:s, s:o, s:b}, s:{s:s, s:s, s:o, s:b}}",
-                    "id", &id, "anony", &anony, "turns", &turns, "tstamp", &tstamp, "phase", &phase,
-                    "a", "model", &model[0], "state", &state[0], "conv", &conv[0], "leak", &leak[0],
-                    "b", "model", &model[1], "state", &state[1], "conv", &conv[1], "leak", &leak[1]) < 0)
-        return NULL;
-    int p = lookup(phase_names, 4, phase);
-    int st[2] = {lookup(side_names, 4, state[0]), lookup(side_names, 4, state[1])};
-    if (p < 0 || st[0] < 0 || st[1] < 0 || !json_is_array(conv[0]) || !json_is_array(conv[1])) return NULL;
+    if (!json_is_array(conv_a) || !json_is_array(conv_b)) return NULL;
     battle *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     snprintf(b->id, sizeof b->id, "%s", id);
     b->anony = anony;
     b->turns = turns;
     b->tstamp = tstamp;
-    b->phase = (battle_phase)p;
+    const char *models[2] = {model_a, model_b};
+    const json_t *conv[2] = {conv_a, conv_b};
+    battle_side_state st[2] = {state_a, state_b};
+    int ended = 1;
     for (int s = 0; s < 2; s++) {
-        b->side[s].state = (battle_side_state)st[s];
-        b->side[s].leak = leak[s];
-        if (!(b->side[s].model = strdup(model[s])) || !(b->side[s].conv = json_deep_copy(conv[s]))) {
+        battle_side *side = &b->side[s];
+        if (!(side->model = strdup(models[s])) || !(side->conv = json_deep_copy(conv[s]))) {
             battle_free(b);
             return NULL;
         }
+        side->state = st[s];
+        side->leak = leak;
+        if (st[s] != SIDE_DONE && st[s] != SIDE_ERROR) ended = 0;
     }
-    /* A battle saved while streaming lost its streams with the server that ran them. */
-    if (b->phase == BATTLE_STREAMING) {
-        for (int s = 0; s < 2; s++)
-            if (b->side[s].state == SIDE_STREAMING) b->side[s].state = SIDE_ERROR;
-        b->phase = BATTLE_ANSWERED;
+    if (voted) b->phase = BATTLE_VOTED;
+    else if (ended) b->phase = BATTLE_ANSWERED;
+    else {
+        for (int s = 0; s < 2; s++) {
+            if (b->side[s].state == SIDE_DONE && ends_with_answer(&b->side[s]))
+                json_array_remove(b->side[s].conv, json_array_size(b->side[s].conv) - 1);
+            b->side[s].state = SIDE_PENDING;
+        }
+        b->phase = BATTLE_WAITING;
     }
     return b;
 }

@@ -16,8 +16,7 @@
  * both the upstream request body and FastChat's conversation_a / conversation_b.
  *
  * Ownership: a battle owns its strings and its two json conversation arrays;
- * battle_free releases them. battle_to_json returns a new reference the caller decrefs;
- * battle_from_json copies what it needs from its argument. Not thread-safe (one event loop). */
+ * battle_free releases them. Not thread-safe (one event loop). */
 #ifndef ARENA_BATTLE_H
 #define ARENA_BATTLE_H
 
@@ -104,10 +103,15 @@ int battle_leaked(const battle *b);
 const char *battle_phase_name(battle_phase p);
 const char *battle_side_state_name(battle_side_state s);
 
-/* A JSON object with every field (for the store) and back. from_json: NULL when a field
- * is missing or of the wrong type. */
-json_t *battle_to_json(const battle *b);
-battle *battle_from_json(const json_t *o);
+/* A battle rebuilt from its saved fields (by a server that did not run it, or after a
+ * restart). A side saved as ended keeps its state; a side not ended lost its stream with
+ * the server that ran it, so the turn in flight is asked again: both sides go back to
+ * PENDING (an answer already kept by one side is dropped) and the battle WAITS to be
+ * streamed here. conv_a / conv_b are copied. NULL on no memory or a conversation that
+ * is not an array. */
+battle *battle_restore(const char *id, const char *model_a, const char *model_b, int anony,
+                       int turns, double tstamp, const json_t *conv_a, const json_t *conv_b,
+                       battle_side_state state_a, battle_side_state state_b, int leak, int voted);
 
 /* ---- identity leaks ---- */
 

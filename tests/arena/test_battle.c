@@ -62,11 +62,9 @@ static void test_machine(void)
     battle_finish(b, 1, 1, NULL);
     CHECK(battle_follow_up(b, "again", 2) == BATTLE_E_TURNS, "turn limit");
 
-    json_t *j = battle_to_json(b);
-    battle *c = battle_from_json(j);
+    battle *c = battle_restore("id1", "ma", "mb", 1, 2, 1.5, b->side[0].conv, b->side[1].conv, SIDE_DONE, SIDE_DONE, 1, 0);
     CHECK(c && strcmp(c->id, "id1") == 0 && c->turns == 2 && c->phase == BATTLE_ANSWERED && c->side[1].leak &&
-          strcmp(c->side[1].model, "mb") == 0 && json_equal(c->side[0].conv, b->side[0].conv), "JSON round trip");
-    json_decref(j);
+          strcmp(c->side[1].model, "mb") == 0 && json_equal(c->side[0].conv, b->side[0].conv), "restore an answered battle");
     CHECK(battle_vote(c) == BATTLE_OK && c->phase == BATTLE_VOTED, "vote");
     CHECK(battle_vote(c) == BATTLE_E_VOTED, "second vote refused");
     CHECK(battle_follow_up(c, "after", 9) == BATTLE_E_VOTED && battle_regenerate(c) == BATTLE_E_VOTED, "no turns after the reveal");
@@ -79,16 +77,20 @@ static void test_machine(void)
     battle_finish(b, 1, 1, NULL);
     CHECK(b->phase == BATTLE_ANSWERED && battle_can_vote(b) == BATTLE_E_FAILED, "a failed side cannot be voted on");
     CHECK(battle_regenerate(b) == BATTLE_OK, "but it can be regenerated");
-    battle_start(b);
-    j = battle_to_json(b);
-    c = battle_from_json(j);
-    CHECK(c && c->phase == BATTLE_ANSWERED && c->side[0].state == SIDE_ERROR, "a stream lost with its server reads as failed");
-    json_decref(j);
-    battle_free(c);
     battle_free(b);
-    j = json_pack("{s:s}", "id", "x");
-    CHECK(battle_from_json(j) == NULL, "incomplete JSON refused");
-    json_decref(j);
+    json_t *half = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "user", "content", "p", "role", "assistant", "content", "x");
+    json_t *asked = json_pack("[{s:s,s:s}]", "role", "user", "content", "p");
+    c = battle_restore("id3", "ma", "mb", 1, 1, 0, half, asked, SIDE_DONE, SIDE_STREAMING, 0, 0);
+    CHECK(c && c->phase == BATTLE_WAITING && c->side[0].state == SIDE_PENDING && json_array_size(c->side[0].conv) == 1,
+          "a turn lost in flight is asked again on both sides");
+    CHECK(c && battle_start(c) == BATTLE_OK, "and can be streamed here");
+    battle_free(c);
+    c = battle_restore("id4", "ma", "mb", 1, 1, 0, half, half, SIDE_DONE, SIDE_DONE, 0, 1);
+    CHECK(c && c->phase == BATTLE_VOTED && battle_follow_up(c, "x", 9) == BATTLE_E_VOTED, "a voted battle stays closed");
+    battle_free(c);
+    CHECK(battle_restore("id5", "ma", "mb", 1, 1, 0, half, NULL, SIDE_DONE, SIDE_DONE, 0, 0) == NULL, "a missing conversation is refused");
+    json_decref(half);
+    json_decref(asked);
 
     const char *leaks[] = {"I was trained by OpenAI.", "as a LLaMA model", "Karpathy wrote me", "T\xc3\xbclu here"};
     for (size_t i = 0; i < 4; i++) CHECK(battle_identity_leaks(ident, leaks[i], strlen(leaks[i])), "leak: %s", leaks[i]);
