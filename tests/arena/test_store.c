@@ -1,0 +1,396 @@
+/* test_store.c: the vote store against a real redis-server it starts itself: vote once,
+ * the script's four answers, TTLs, the stream record's fields, imports, rate limits, the
+ * follower, a flushed script cache, a hung server and a crashed-and-restarted one. */
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "../check.h"
+#include "redis_proc.h"
+#include "store.h"
+
+static void log_line(void *ud, const char *msg)
+{
+    printf("# %s\n", msg);
+}
+
+/* ---- a result slot per request ---- */
+
+typedef struct result {
+    volatile int done;
+    store_status st;
+    char stream_id[64], model_a[64], model_b[64];
+    long long count;
+    store_battle battle;
+    char conv_a[256], voter[64];
+} result;
+
+static void on_done(void *ud, store_status st)
+{
+    result *r = ud;
+    r->st = st;
+    r->done = 1;
+}
+
+static void on_vote(void *ud, store_status st, const store_vote_result *v)
+{
+    result *r = ud;
+    r->st = st;
+    if (v) {
+        snprintf(r->stream_id, sizeof r->stream_id, "%s", v->stream_id);
+        snprintf(r->model_a, sizeof r->model_a, "%s", v->model_a);
+        snprintf(r->model_b, sizeof r->model_b, "%s", v->model_b);
+    }
+    r->done = 1;
+}
+
+static void on_load(void *ud, store_status st, const store_battle *b)
+{
+    result *r = ud;
+    r->st = st;
+    if (b) {
+        r->battle = *b;
+        snprintf(r->conv_a, sizeof r->conv_a, "%s", b->conv_a);
+        snprintf(r->voter, sizeof r->voter, "%s", b->voter);
+        r->battle.model_a = r->battle.model_b = r->battle.conv_a = r->battle.conv_b = r->battle.voter = NULL;
+        r->battle.voted = b->voted ? "yes" : NULL;
+    }
+    r->done = 1;
+}
+
+static void on_rate(void *ud, store_status st, long long count)
+{
+    result *r = ud;
+    r->st = st;
+    r->count = count;
+    r->done = 1;
+}
+
+static struct event_base *base;
+static store *st;
+
+static store_status save(const char *id, store_side a, store_side b, int anony)
+{
+    store_battle bt = { .model_a = "alpha", .model_b = "beta", .anony = anony, .tstamp = 1700000000.5,
+                        .turn = 1, .status_a = a, .status_b = b,
+                        .conv_a = "[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"A\"}]",
+                        .conv_b = "[{\"role\":\"user\",\"content\":\"hi\"},{\"role\":\"assistant\",\"content\":\"B\"}]",
+                        .voter = "203.0.113.7" };
+    result r = { 0 };
+    if (store_battle_save(st, id, &bt, 3600, on_done, &r) < 0) return (store_status)-1;
+    rp_run_until(base, &r.done, 5000);
+    return r.done ? r.st : (store_status)-2;
+}
+
+static result vote(const char *id, const char *winner, int leak)
+{
+    result r = { 0 };
+    store_vote_req q = { .battle_id = id, .winner = winner, .judge = "arena_user_test", .language = "English",
+                         .tstamp = NAN, .leak = leak };
+    if (store_vote(st, &q, on_vote, &r) < 0) r.st = (store_status)-1;
+    else rp_run_until(base, &r.done, 5000);
+    return r;
+}
+
+static long long redis_int(redis_proc *rp, const char *fmt, const char *arg)
+{
+    redisContext *c = rp_connect(rp);
+    if (!c) return -100;
+    redisReply *rep = redisCommand(c, fmt, arg);
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -99;
+    if (rep) freeReplyObject(rep);
+    redisFree(c);
+    return v;
+}
+
+/* ---- the follower ---- */
+
+typedef struct feed {
+    size_t n, unavailable;
+    char last_id[64];
+    int out_of_order;
+} feed;
+
+static int stream_id_le(const char *a, const char *b)
+{
+    unsigned long long am, as, bm, bs;
+    sscanf(a, "%llu-%llu", &am, &as);
+    sscanf(b, "%llu-%llu", &bm, &bs);
+    return am < bm || (am == bm && as <= bs);
+}
+
+static void on_feed(void *ud, store_status s, const store_vote_record *recs, size_t n)
+{
+    feed *f = ud;
+    if (s != STORE_OK) {
+        f->unavailable++;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (f->last_id[0] && stream_id_le(recs[i].id, f->last_id)) f->out_of_order = 1;
+        snprintf(f->last_id, sizeof f->last_id, "%s", recs[i].id);
+        f->n++;
+    }
+}
+
+/* ---- scan ---- */
+
+typedef struct scan {
+    volatile int done;
+    store_status st;
+    size_t n;
+    store_vote_record first;
+    char buf[8][256];
+} scan;
+
+static void on_scan(void *ud, store_status s, const store_vote_record *recs, size_t n)
+{
+    scan *sc = ud;
+    sc->st = s;
+    sc->n = n;
+    if (n) {
+        sc->first = recs[0];
+        snprintf(sc->buf[0], 256, "%s", recs[0].question_id);
+        snprintf(sc->buf[1], 256, "%s", recs[0].model_a);
+        snprintf(sc->buf[2], 256, "%s", recs[0].winner);
+        snprintf(sc->buf[3], 256, "%s", recs[0].judge);
+        snprintf(sc->buf[4], 256, "%s", recs[0].language);
+        snprintf(sc->buf[5], 256, "%s", recs[0].conversation_a);
+    }
+    sc->done = 1;
+}
+
+static int wait_ready(int ms)
+{
+    for (int t = 0; t < ms && !store_ready(st); t += 20) rp_run_for(base, 20);
+    return store_ready(st);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    redis_proc rp = { 0 };
+    if (rp_start(&rp) < 0) {
+        printf("not ok - redis-server starts\n");
+        return 1;
+    }
+    base = event_base_new();
+    char err[256], url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", rp.port);
+    store_config sc;
+    store_config_default(&sc);
+    sc.url = url;
+    sc.command_timeout_ms = 400;
+    sc.follow_block_ms = 200;
+    sc.log = log_line;
+    st = store_new(base, &sc, err, sizeof err);
+    CHECK(st != NULL, "store_new (%s)", st ? "ok" : err);
+    if (!st) return check_exit();
+    CHECK(wait_ready(3000), "store becomes ready");
+
+    /* bad arguments are refused before any I/O */
+    store_config bad;
+    store_config_default(&bad);
+    bad.url = "http://x";
+    CHECK(store_new(base, &bad, err, sizeof err) == NULL, "bad URL refused: %s", err);
+    result dummy = { 0 };
+    CHECK(store_vote(st, &(store_vote_req){ .battle_id = "b1", .winner = "left-ish" }, on_vote, &dummy) == -1,
+          "bad winner refused");
+    CHECK(store_vote(st, &(store_vote_req){ .battle_id = "bad id!", .winner = "tie" }, on_vote, &dummy) == -1,
+          "bad battle id refused");
+
+    /* battle state: save, TTL, load */
+    CHECK(save("b1", STORE_SIDE_DONE, STORE_SIDE_STREAMING, 1) == STORE_OK, "battle saved");
+    long long ttl = redis_int(&rp, "TTL %s", "arena:{a}:battle:b1");
+    CHECK(ttl > 3500 && ttl <= 3600, "battle hash has its TTL (%lld)", ttl);
+    result l = { 0 };
+    store_battle_load(st, "b1", on_load, &l);
+    rp_run_until(base, &l.done, 3000);
+    CHECK(l.st == STORE_OK && l.battle.status_a == STORE_SIDE_DONE && l.battle.status_b == STORE_SIDE_STREAMING &&
+          l.battle.anony == 1 && l.battle.turn == 1 && fabs(l.battle.tstamp - 1700000000.5) < 1e-6 &&
+          strstr(l.conv_a, "\"A\"") && !strcmp(l.voter, "203.0.113.7") && !l.battle.voted,
+          "battle loads back with every field");
+    result l2 = { 0 };
+    store_battle_load(st, "nosuch", on_load, &l2);
+    rp_run_until(base, &l2.done, 3000);
+    CHECK(l2.st == STORE_UNKNOWN, "unknown battle loads as STORE_UNKNOWN");
+
+    /* the vote script's answers */
+    result v = vote("b1", "model_a", 0);
+    CHECK(v.st == STORE_NOT_DONE, "vote before both sides are done: not_done (%s)", store_status_name(v.st));
+    v = vote("nosuch", "model_a", 0);
+    CHECK(v.st == STORE_UNKNOWN, "vote on an unknown battle: unknown");
+    save("b1", STORE_SIDE_DONE, STORE_SIDE_DONE, 1);
+    v = vote("b1", "model_b", 0);
+    CHECK(v.st == STORE_OK && v.stream_id[0] && !strcmp(v.model_a, "alpha") && !strcmp(v.model_b, "beta"),
+          "vote recorded, models revealed");
+    char first_id[64];
+    snprintf(first_id, sizeof first_id, "%s", v.stream_id);
+    result v2 = vote("b1", "model_a", 0);
+    CHECK(v2.st == STORE_ALREADY && !strcmp(v2.stream_id, first_id), "second vote: already, same entry");
+    result l3 = { 0 };
+    store_battle_load(st, "b1", on_load, &l3);
+    rp_run_until(base, &l3.done, 3000);
+    CHECK(l3.st == STORE_OK && l3.battle.voted, "battle hash marks the vote");
+
+    /* the stream record holds every FastChat field */
+    redisContext *c = rp_connect(&rp);
+    redisReply *rep = c ? redisCommand(c, "XRANGE arena:{a}:votes - +") : NULL;
+    int fields_ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1;
+    static const char *const want[] = { "question_id", "model_a", "model_b", "winner", "judge", "turn", "anony",
+                                        "language", "tstamp", "conversation_a", "conversation_b", "leak", "mode" };
+    for (size_t i = 0; fields_ok && i < sizeof want / sizeof *want; i++) {
+        redisReply *kv = rep->element[0]->element[1];
+        int found = 0;
+        for (size_t j = 0; j + 1 < kv->elements; j += 2)
+            if (!strcmp(kv->element[j]->str, want[i])) found = 1;
+        if (!found) { printf("# missing field %s\n", want[i]); fields_ok = 0; }
+    }
+    CHECK(fields_ok, "stream record has every FastChat clean-battle field plus leak and mode");
+    if (rep) freeReplyObject(rep);
+
+    /* concurrent duplicates: 20 votes in flight on one connection and 20 on another */
+    save("b2", STORE_SIDE_DONE, STORE_SIDE_DONE, 1);
+    store *st2 = store_new(base, &sc, err, sizeof err);
+    for (int t = 0; t < 3000 && !store_ready(st2); t += 20) rp_run_for(base, 20);
+    result many[40];
+    memset(many, 0, sizeof many);
+    for (int i = 0; i < 40; i++) {
+        store_vote_req q = { .battle_id = "b2", .winner = i % 2 ? "tie" : "model_a", .tstamp = NAN };
+        store_vote(i % 2 ? st2 : st, &q, on_vote, &many[i]);
+    }
+    int recorded = 0, already = 0;
+    for (int i = 0; i < 40; i++) {
+        rp_run_until(base, &many[i].done, 3000);
+        recorded += many[i].st == STORE_OK;
+        already += many[i].st == STORE_ALREADY;
+    }
+    CHECK(recorded == 1 && already == 39, "40 concurrent votes on two connections: exactly one recorded (%d, %d)",
+          recorded, already);
+    store_free(st2);
+    CHECK(redis_int(&rp, "XLEN %s", "arena:{a}:votes") == 2, "stream holds exactly the recorded votes");
+
+    /* a flushed script cache: EVALSHA fails with NOSCRIPT, the body is sent */
+    rep = c ? redisCommand(c, "SCRIPT FLUSH") : NULL;
+    if (rep) freeReplyObject(rep);
+    save("b3", STORE_SIDE_DONE, STORE_SIDE_DONE, 0);
+    v = vote("b3", "tie (bothbad)", 1);
+    CHECK(v.st == STORE_OK, "vote after SCRIPT FLUSH goes through (EVAL fallback)");
+
+    /* scan: paging and parsed records */
+    scan s1 = { 0 };
+    store_scan_votes(st, NULL, 1, on_scan, &s1);
+    rp_run_until(base, &s1.done, 3000);
+    CHECK(s1.st == STORE_OK && s1.n == 1 && !strcmp(s1.buf[0], "b1") && !strcmp(s1.buf[1], "alpha") &&
+          !strcmp(s1.buf[2], "model_b") && !strcmp(s1.buf[3], "arena_user_test") && !strcmp(s1.buf[4], "English") &&
+          strstr(s1.buf[5], "\"A\"") && s1.first.anony == 1 && s1.first.turn == 1 && isfinite(s1.first.tstamp),
+          "scan: first page, one parsed record");
+    scan s2 = { 0 };
+    store_scan_votes(st, first_id, 10, on_scan, &s2);
+    rp_run_until(base, &s2.done, 3000);
+    CHECK(s2.st == STORE_OK && s2.n == 2 && !s2.first.leak, "scan: second page after the first id");
+
+    /* imports are idempotent */
+    store_vote_record imp = { .question_id = "q-imported-1", .model_a = "gamma", .model_b = "alpha",
+                              .winner = "model_a", .judge = "arena_user_x", .turn = 1, .anony = 1,
+                              .tstamp = 1690000000.25 };
+    result i1 = { 0 }, i2 = { 0 }, i3 = { 0 }, i4 = { 0 };
+    store_import_vote(st, &imp, on_done, &i1);
+    store_import_vote(st, &imp, on_done, &i2);
+    imp.question_id = NULL;
+    store_import_vote(st, &imp, on_done, &i3);
+    store_import_vote(st, &imp, on_done, &i4);
+    rp_run_until(base, &i4.done, 3000);
+    CHECK(i1.st == STORE_OK && i2.st == STORE_ALREADY, "import by question_id: added once");
+    CHECK(i3.st == STORE_OK && i4.st == STORE_ALREADY, "import without question_id: hashed id, added once");
+    CHECK(redis_int(&rp, "XLEN %s", "arena:{a}:votes") == 5, "stream has 5 records");
+
+    /* rate limits: fixed windows with expiry */
+    for (;;) {   /* start early in a second so the four hits share one 1-second window */
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        if (now.tv_nsec < 300000000) break;
+        rp_sleep_ms(20);
+    }
+    result rr[4];
+    memset(rr, 0, sizeof rr);
+    for (int i = 0; i < 4; i++) store_rate_hit(st, "vote:198.51.100.1", 1, 3, on_rate, &rr[i]);
+    rp_run_until(base, &rr[3].done, 3000);
+    CHECK(rr[0].st == STORE_OK && rr[2].st == STORE_OK && rr[2].count == 3 && rr[3].st == STORE_DENIED &&
+          rr[3].count == 4, "rate limit: three allowed, the fourth denied");
+    rep = c ? redisCommand(c, "KEYS arena:a:rl:*") : NULL;
+    long long rl_ttl = -5;
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1)
+        rl_ttl = redis_int(&rp, "PTTL %s", rep->element[0]->str);
+    if (rep) freeReplyObject(rep);
+    CHECK(rl_ttl > 0 && rl_ttl <= 1000, "rate counter expires with its window (%lld ms)", rl_ttl);
+    rp_run_for(base, 1000);
+    result r5 = { 0 };
+    store_rate_hit(st, "vote:198.51.100.1", 1, 3, on_rate, &r5);
+    rp_run_until(base, &r5.done, 3000);
+    CHECK(r5.st == STORE_OK && r5.count == 1, "rate limit: the next window starts at 1");
+
+    /* the follower sees every record once, in order */
+    feed f = { 0 };
+    CHECK(store_follow_votes(st, "0", on_feed, &f) == 0, "follower starts");
+    CHECK(store_follow_votes(st, "0", on_feed, &f) == -1, "a second follower is refused");
+    for (int t = 0; t < 3000 && f.n < 5; t += 20) rp_run_for(base, 20);
+    CHECK(f.n == 5, "follower delivered the 5 records (%zu)", f.n);
+
+    /* a hung server: requests time out, fail, then work again */
+    kill(rp.pid, SIGSTOP);
+    v = vote("b3", "tie", 0);
+    CHECK(v.st == STORE_UNAVAILABLE, "hung server: vote unavailable after the timeout");
+    kill(rp.pid, SIGCONT);
+    CHECK(wait_ready(5000), "ready again after the server resumes");
+
+    /* a crash: votes are unavailable meanwhile; after the restart they go through and
+     * nothing acknowledged is lost */
+    int acked = 3;   /* b1, b2, b3 */
+    save("c0", STORE_SIDE_DONE, STORE_SIDE_DONE, 1);
+    v = vote("c0", "model_a", 0);
+    acked += v.st == STORE_OK;
+    redisFree(c);
+    rp_stop(&rp, SIGKILL);
+    v = vote("c0", "model_b", 0);
+    CHECK(v.st == STORE_UNAVAILABLE, "redis down: vote unavailable");
+    rp_run_for(base, 100);
+    CHECK(!store_ready(st), "redis down: not ready");
+    v = vote("c0", "model_b", 0);
+    CHECK(v.st == STORE_UNAVAILABLE, "redis down: still unavailable, answered at once");
+    CHECK(rp_start(&rp) == 0, "redis-server restarts on the same port");
+    CHECK(wait_ready(5000), "store reconnects");
+    save("c1", STORE_SIDE_DONE, STORE_SIDE_DONE, 1);
+    v = vote("c1", "tie", 0);
+    CHECK(v.st == STORE_OK, "vote after the restart recorded");
+    acked += v.st == STORE_OK;
+    long long xlen = redis_int(&rp, "XLEN %s", "arena:{a}:votes");
+    CHECK(xlen == acked + 2, "every acknowledged vote survived the crash (%lld records, %d votes + 2 imports)",
+          xlen, acked);
+    for (int t = 0; t < 5000 && f.n < (size_t)xlen; t += 20) rp_run_for(base, 20);
+    CHECK(f.n == (size_t)xlen && !f.out_of_order && f.unavailable >= 1,
+          "follower resumed after the crash: every record once, in order (%zu of %lld)", f.n, xlen);
+
+    store_status_name(STORE_OK);
+    char judge[64];
+    store_judge("203.0.113.7", "salt", judge, sizeof judge);
+    CHECK(!strncmp(judge, "arena_user_", 11) && strlen(judge) == 27 && !strstr(judge, "203"),
+          "judge hashes the address: %s", judge);
+    CHECK(!strcmp(store_guess_language("What is the capital of France?"), "English") &&
+          !strcmp(store_guess_language("日本の首都はどこですか"), "unknown"), "language guess");
+
+    /* pending requests get their callback from store_free */
+    result pend = { 0 };
+    save("c2", STORE_SIDE_DONE, STORE_SIDE_DONE, 1);
+    store_vote(st, &(store_vote_req){ .battle_id = "c2", .winner = "tie", .tstamp = NAN }, on_vote, &pend);
+    store_free(st);
+    CHECK(pend.done && pend.st == STORE_UNAVAILABLE, "store_free calls pending callbacks");
+    event_base_free(base);
+    rp_destroy(&rp);
+    return check_exit();
+}
