@@ -546,9 +546,11 @@ static int json_status(rd_ctx *c, yajl_status s, const unsigned char *chunk, siz
         return -1;
     }
     unsigned char *msg = yajl_get_error(c->yh, 0, chunk, n);
-    size_t ml = msg ? strcspn((const char *)msg, "\n") : 0;
+    const char *why = msg ? (const char *)msg : "";
+    if (!strncmp(why, "parse error: ", 13))   /* yajl's prefix says nothing more than ours */
+        why += 13;
     unsigned long long at = c->fed + yajl_get_bytes_consumed(c->yh);
-    rd_fail(c, -1, "malformed JSON at byte %llu: %.*s", at, (int)ml, msg ? (const char *)msg : "");
+    rd_fail(c, -1, "malformed JSON at byte %llu: %.*s", at, (int)strcspn(why, "\n"), why);
     if (msg)
         yajl_free_error(c->yh, msg);
     return -1;
