@@ -25,6 +25,8 @@ static const char fit_help[] =
     "  --static-key COL     its model column (default model)\n"
     "  --static-score COL   its score column (default average)\n"
     "  --map FILE           arena_name,static_name pairs\n"
+    "  Shared Rank (arena) and Static Rank rank the models found in both; Rank Delta is\n"
+    "  their difference. Spearman rho and Kendall tau-b follow the table.\n"
     "\nOutput:\n"
     "  --format table|csv|json|markdown   (default table)\n"
     "  -o FILE              write there instead of stdout\n"

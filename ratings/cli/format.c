@@ -141,7 +141,7 @@ done:
     return rc;
 }
 
-enum { MAX_COLS = 9, CELL = 160 };   /* a cell: HF model ids run to ~100 bytes */
+enum { MAX_COLS = 10, CELL = 160 };   /* a cell: HF model ids run to ~100 bytes */
 
 /* The table and Markdown share these cells: a header row, then one row per model. */
 struct cells {
@@ -166,6 +166,7 @@ static int build_cells(const cli_board *b, struct cells *c)
     size_t score = COL("Arena Score", 1);
     size_t ci = b->has_ci ? COL("95% CI", 1) : 0;
     size_t votes = b->has_votes ? COL("Votes", 1) : 0;
+    size_t arank = b->has_static ? COL("Shared Rank", 1) : 0;
     size_t srank = b->has_static ? COL("Static Rank", 1) : 0;
     size_t sscore = b->has_static ? COL(b->score_label, 1) : 0;
     size_t delta = b->has_static ? COL("Rank Delta", 1) : 0;
@@ -185,10 +186,12 @@ static int build_cells(const cli_board *b, struct cells *c)
         if (b->has_votes)
             snprintf(row[votes], CELL, "%llu", r->votes);
         if (b->has_static && r->st.found) {
+            snprintf(row[arank], CELL, "%d", r->st.arena_rank);
             snprintf(row[srank], CELL, "%d", r->st.static_rank);
             snprintf(row[sscore], CELL, "%.2f", r->st.static_score);
             snprintf(row[delta], CELL, "%+d", r->st.rank_delta);
         } else if (b->has_static) {
+            strcpy(row[arank], "-");
             strcpy(row[srank], "-");
             strcpy(row[sscore], "-");
             strcpy(row[delta], "-");

@@ -197,8 +197,10 @@ int cli_load_votes(const cli_input *in, rt_data **out, double *parse_s)
                   plural((*out)->dropped_models, "model", "models"),
                   (unsigned long long)in->filter.min_votes);
     if ((*out)->n_battles == 0 || (*out)->n_models < 2) {
+        uint64_t filtered = ts.filtered_anony + ts.filtered_ties + ts.filtered_models + ts.filtered_time;
         if ((*out)->n_battles == 0)
-            cli_error("%s: no battles%s", s.name, ts.added ? " left after the filters" : "");
+            cli_error("%s: no battles%s", s.name, filtered || (*out)->dropped_models ? " left after the filters"
+                                                  : self ? " between two different models" : "");
         else
             cli_error("%s: only one model (%s): nothing to rank", s.name, (*out)->names[0]);
         rt_data_free(*out);
