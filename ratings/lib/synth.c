@@ -17,7 +17,7 @@
 #define SYNTH_MAX_MODELS 100000
 #define SYNTH_NAME_MAX 16           /* "model-100000" and its NUL fit */
 #define SYNTH_RATING_SD 130.0
-#define SYNTH_POPULARITY_SIGMA 1.0  /* log-normal spread of how often a model is drawn */
+#define SYNTH_POPULARITY_SIGMA 0.6  /* log-normal spread of how often a model is drawn */
 #define SYNTH_T0 17000000000000LL   /* 2023-11-14, in 1e-4 s */
 #define SYNTH_MEAN_GAP 20000.0      /* mean time between votes, 1e-4 s */
 #define SYNTH_JUDGES 5000
