@@ -1,0 +1,725 @@
+/* board.c: the live leaderboard. See board.h. */
+#include "board.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "battles.h"
+#include "bt.h"
+#include "ci.h"
+#include "elo.h"
+#include "matrix.h"
+#include "reader.h"
+
+#define N_METHODS 2
+/* Cached documents per board (anony 0/1): leaderboard JSON and CSV per method, matrices. */
+enum { DOC_JSON_BT, DOC_JSON_ELO, DOC_CSV_BT, DOC_CSV_ELO, DOC_WINS, DOC_COUNTS, DOC_PREDICTED, N_DOCS };
+
+typedef struct blob_impl {
+    board_blob pub;
+    atomic_int refs;
+    char bytes[];
+} blob_impl;
+
+/* What one publish shows for one board: immutable once published. */
+typedef struct view {
+    rt_data *d;                         /* owned snapshot */
+    int fitted;                         /* ratings exist (>= 2 models, fit succeeded) */
+    double *rating[N_METHODS];          /* [n] */
+    double *lower[N_METHODS], *upper[N_METHODS];   /* [n]; NAN where none */
+    int *rank[N_METHODS], *rank_ub[N_METHODS];     /* rank_ub 0 where none */
+    size_t *order[N_METHODS];           /* model indices best first */
+    st_match *st[N_METHODS];            /* [n]; NULL without a static table */
+    st_correlation corr[N_METHODS];
+    double last_vote_tstamp;            /* NAN when none */
+    double updated;                     /* publish time */
+    int sort_method;                    /* order_by's key while it sorts */
+} view;
+
+typedef struct meta {
+    char *name, *organization, *license, *static_key;
+} meta;
+
+struct board {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;                /* votes arrived, or stop */
+    pthread_cond_t synced;              /* done_gen moved */
+    pthread_t worker;
+    int started, stop;
+    rt_battles *acc[2];                 /* [0] all votes, [1] anonymous board */
+    double last_tstamp[2];
+    uint64_t added_gen, done_gen;
+    view *view[2];
+    blob_impl *docs[2][N_DOCS];
+    /* options (read-only after board_new) */
+    meta *models;
+    size_t n_models;
+    const st_table *table;
+    board_ci ci;
+    int rounds, threads, debounce_ms;
+    unsigned long seed;
+    char *anchor_model;
+    double anchor_value;
+};
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- options and names ---- */
+
+void board_opts_default(board_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->ci = BOARD_CI_SANDWICH;
+    o->bootstrap_rounds = 200;
+    o->seed = 42;
+    o->threads = 1;
+    o->debounce_ms = 250;
+    o->anchor_model = "mixtral-8x7b-instruct-v0.1";   /* arena-ratings' default anchor */
+    o->anchor_value = 1114.0;
+}
+
+const char *board_method_name(board_method m)
+{
+    return m == BOARD_ELO ? "elo" : "bt";
+}
+
+int board_parse_method(const char *s, board_method *out)
+{
+    if (!s) return -1;
+    if (!strcmp(s, "bt")) *out = BOARD_BT;
+    else if (!strcmp(s, "elo")) *out = BOARD_ELO;
+    else return -1;
+    return 0;
+}
+
+int board_parse_matrix(const char *s, board_matrix *out)
+{
+    if (!s) return -1;
+    if (!strcmp(s, "wins")) *out = BOARD_WINS;
+    else if (!strcmp(s, "counts")) *out = BOARD_COUNTS;
+    else if (!strcmp(s, "predicted")) *out = BOARD_PREDICTED;
+    else return -1;
+    return 0;
+}
+
+static const char *ci_name(board_ci c)
+{
+    return c == BOARD_CI_SANDWICH ? "sandwich" : c == BOARD_CI_BOOTSTRAP ? "bootstrap" : "none";
+}
+
+int board_parse_ci(const char *s, board_ci *out)
+{
+    if (!s) return -1;
+    if (!strcmp(s, "none")) *out = BOARD_CI_NONE;
+    else if (!strcmp(s, "sandwich")) *out = BOARD_CI_SANDWICH;
+    else if (!strcmp(s, "bootstrap")) *out = BOARD_CI_BOOTSTRAP;
+    else return -1;
+    return 0;
+}
+
+static const meta *meta_find(const board *b, const char *name)
+{
+    for (size_t i = 0; i < b->n_models; i++)
+        if (!strcmp(b->models[i].name, name)) return &b->models[i];
+    return NULL;
+}
+
+/* ---- blobs ---- */
+
+static blob_impl *blob_new(const char *data, size_t len)
+{
+    blob_impl *bl = malloc(sizeof *bl + len + 1);
+    if (!bl) return NULL;
+    memcpy(bl->bytes, data, len);
+    bl->bytes[len] = '\0';
+    bl->pub.data = bl->bytes;
+    bl->pub.len = len;
+    atomic_init(&bl->refs, 1);
+    return bl;
+}
+
+static void blob_unref(blob_impl *bl)
+{
+    if (bl && atomic_fetch_sub(&bl->refs, 1) == 1) free(bl);
+}
+
+void board_blob_release(board_blob *blob)
+{
+    if (blob) blob_unref((blob_impl *)((char *)blob - offsetof(blob_impl, pub)));
+}
+
+/* ---- views: fitting ---- */
+
+static void view_free(view *v)
+{
+    if (!v) return;
+    for (int m = 0; m < N_METHODS; m++) {
+        free(v->rating[m]);
+        free(v->lower[m]);
+        free(v->upper[m]);
+        free(v->rank[m]);
+        free(v->rank_ub[m]);
+        free(v->order[m]);
+        free(v->st[m]);
+    }
+    rt_data_free(v->d);
+    free(v);
+}
+
+/* Best rating first, then by name: arena-ratings' order. */
+static int by_rating(const void *pa, const void *pb, void *arg)
+{
+    const view *v = arg;
+    const double *rating = v->rating[v->sort_method];
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    if (rating[a] != rating[b]) return rating[a] > rating[b] ? -1 : 1;
+    return strcmp(v->d->names[a], v->d->names[b]);
+}
+
+static void order_by(view *v, int m)
+{
+    for (size_t i = 0; i < v->d->n_models; i++) v->order[m][i] = i;
+    v->sort_method = m;
+    qsort_r(v->order[m], v->d->n_models, sizeof *v->order[m], by_rating, v);
+}
+
+static int cancel_if_stopping(void *ud, int done, int total)
+{
+    board *b = ud;
+    pthread_mutex_lock(&b->mu);
+    int stop = b->stop;
+    pthread_mutex_unlock(&b->mu);
+    return stop;
+}
+
+static void bt_options(const board *b, const rt_data *d, bt_opts *bo)
+{
+    bt_opts_default(bo);
+    if (b->anchor_model && rt_find(d, b->anchor_model) >= 0) {
+        bo->anchor_model = b->anchor_model;
+        bo->anchor_value = b->anchor_value;
+    }
+}
+
+/* Fills the intervals of method m from r (or, when r is NULL, carries them over from
+ * prev by model name: the previous intervals until the new ones are computed). */
+static void set_intervals(view *v, int m, const ci_result *r, const view *prev)
+{
+    size_t n = v->d->n_models;
+    for (size_t i = 0; i < n; i++) {
+        v->lower[m][i] = v->upper[m][i] = NAN;
+        v->rank_ub[m][i] = 0;
+        if (r) {
+            v->lower[m][i] = r->lower[i];
+            v->upper[m][i] = r->upper[i];
+        } else if (prev && prev->fitted) {
+            long j = rt_find(prev->d, v->d->names[i]);
+            if (j >= 0) {
+                v->lower[m][i] = prev->lower[m][j];
+                v->upper[m][i] = prev->upper[m][j];
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(v->upper[m][i])) continue;
+        int above = 0;
+        for (size_t j = 0; j < n; j++) above += !isnan(v->lower[m][j]) && v->lower[m][j] > v->upper[m][i];
+        v->rank_ub[m][i] = 1 + above;
+    }
+}
+
+/* The static join of method m's ratings. */
+static int join_static(const board *b, view *v, int m)
+{
+    size_t n = v->d->n_models;
+    if (!b->table) return 0;
+    const char **keys = malloc((n ? n : 1) * sizeof *keys);
+    if (!keys) return -1;
+    for (size_t i = 0; i < n; i++) {
+        const meta *mt = meta_find(b, v->d->names[i]);
+        keys[i] = mt && mt->static_key ? mt->static_key : v->d->names[i];
+    }
+    int rc = st_join(b->table, keys, v->rating[m], n, v->st[m], &v->corr[m]);
+    free(keys);
+    return rc;
+}
+
+/* Point estimates (and, with full, the intervals) of snapshot d, which the view takes. */
+static view *fit_view(board *b, rt_data *d, const view *prev, int full, double last_tstamp)
+{
+    char err[256];
+    view *v = calloc(1, sizeof *v);
+    if (!v) {
+        rt_data_free(d);
+        return NULL;
+    }
+    v->d = d;
+    v->last_vote_tstamp = last_tstamp;
+    size_t n = d->n_models, k = n ? n : 1;
+    for (int m = 0; m < N_METHODS; m++) {
+        v->rating[m] = calloc(k, sizeof(double));
+        v->lower[m] = calloc(k, sizeof(double));
+        v->upper[m] = calloc(k, sizeof(double));
+        v->rank[m] = calloc(k, sizeof(int));
+        v->rank_ub[m] = calloc(k, sizeof(int));
+        v->order[m] = calloc(k, sizeof(size_t));
+        v->st[m] = calloc(k, sizeof(st_match));
+        if (!v->rating[m] || !v->lower[m] || !v->upper[m] || !v->rank[m] || !v->rank_ub[m] || !v->order[m] ||
+            !v->st[m])
+            goto fail;
+    }
+    bt_opts bo;
+    bt_options(b, d, &bo);
+    elo_opts eo;
+    elo_opts_default(&eo);
+    bt_result point = { 0 };
+    if (n >= 2 && d->n_battles > 0 && bt_fit(d, &bo, &point, err, sizeof err) == 0 &&
+        elo_fit(d, &eo, v->rating[BOARD_ELO], err, sizeof err) == 0) {
+        v->fitted = 1;
+        memcpy(v->rating[BOARD_BT], point.rating, n * sizeof(double));
+        ci_result r[N_METHODS] = { { 0 } };
+        int have[N_METHODS] = { 0 };
+        ci_opts co;
+        ci_opts_default(&co);
+        co.rounds = b->rounds;
+        co.seed = b->seed;
+        co.threads = b->threads;
+        co.progress = cancel_if_stopping;
+        co.progress_ud = b;
+        if (b->ci == BOARD_CI_SANDWICH)
+            have[BOARD_BT] = ci_bt_sandwich(d, &bo, &point, &r[BOARD_BT], err, sizeof err) == 0;
+        if (full && b->ci == BOARD_CI_BOOTSTRAP)
+            have[BOARD_BT] = ci_bt_bootstrap(d, &bo, &point, &co, &r[BOARD_BT], err, sizeof err) == 0;
+        if (full && b->ci != BOARD_CI_NONE)
+            have[BOARD_ELO] = ci_elo_bootstrap(d, &eo, &co, &r[BOARD_ELO], err, sizeof err) == 0;
+        for (int m = 0; m < N_METHODS; m++) {
+            set_intervals(v, m, have[m] ? &r[m] : NULL, b->ci == BOARD_CI_NONE ? NULL : prev);
+            ci_result_free(&r[m]);
+            bt_rank(n, v->rating[m], v->rank[m]);
+            order_by(v, m);
+            if (join_static(b, v, m) < 0) {
+                bt_result_free(&point);
+                goto fail;
+            }
+        }
+    }
+    bt_result_free(&point);
+    v->updated = wall_now();
+    return v;
+fail:
+    view_free(v);
+    return NULL;
+}
+
+/* ---- the worker ---- */
+
+static void publish(board *b, int anony, view *v)
+{
+    pthread_mutex_lock(&b->mu);
+    view *old = b->view[anony];
+    b->view[anony] = v;
+    for (int k = 0; k < N_DOCS; k++) {
+        blob_unref(b->docs[anony][k]);
+        b->docs[anony][k] = NULL;
+    }
+    pthread_mutex_unlock(&b->mu);
+    view_free(old);
+}
+
+static void *worker(void *arg)
+{
+    board *b = arg;
+    pthread_mutex_lock(&b->mu);
+    for (;;) {
+        while (!b->stop && b->done_gen == b->added_gen) pthread_cond_wait(&b->wake, &b->mu);
+        if (b->stop) break;
+        /* Debounce: let a burst of votes land before fitting. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        long ns = until.tv_nsec + (long)b->debounce_ms * 1000000L;
+        until.tv_sec += ns / 1000000000L;
+        until.tv_nsec = ns % 1000000000L;
+        while (!b->stop && pthread_cond_timedwait(&b->wake, &b->mu, &until) != ETIMEDOUT) {}
+        if (b->stop) break;
+        uint64_t gen = b->added_gen;
+        /* Phase 1: point estimates (and sandwich intervals), published at once, with the
+         * previous bootstrap intervals carried over by name. Phase 2: the bootstraps on
+         * the same votes, published when done. Each view owns its snapshot. */
+        int phase2 = b->ci != BOARD_CI_NONE;
+        rt_data *snap[2][2] = { { NULL, NULL }, { NULL, NULL } };
+        double last[2] = { b->last_tstamp[0], b->last_tstamp[1] };
+        char err[256];
+        for (int a = 0; a < 2; a++)
+            for (int p = 0; p <= phase2; p++) snap[p][a] = rt_snapshot(b->acc[a], err, sizeof err);
+        pthread_mutex_unlock(&b->mu);
+        for (int p = 0; p <= phase2; p++)
+            for (int a = 0; a < 2; a++) {
+                if (!snap[p][a]) continue;
+                /* Only this thread replaces views, so reading b->view here needs no lock. */
+                view *v = fit_view(b, snap[p][a], b->view[a], p == 1 || !phase2, last[a]);
+                if (v) publish(b, a, v);
+            }
+        pthread_mutex_lock(&b->mu);
+        b->done_gen = gen;
+        pthread_cond_broadcast(&b->synced);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* ---- lifecycle and votes ---- */
+
+static char *dup_or_null(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+board *board_new(const board_opts *o, char *err, size_t errlen)
+{
+    board_opts def;
+    if (!o) {
+        board_opts_default(&def);
+        o = &def;
+    }
+    if (o->bootstrap_rounds < 1 || o->debounce_ms < 0 || o->threads < 0 || (o->n_models && !o->models)) {
+        snprintf(err, errlen, "bad board options (rounds >= 1, debounce >= 0, threads >= 0)");
+        return NULL;
+    }
+    board *b = calloc(1, sizeof *b);
+    if (!b) goto nomem;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->wake, NULL);
+    pthread_cond_init(&b->synced, NULL);
+    b->table = o->static_table;
+    b->ci = o->ci;
+    b->rounds = o->bootstrap_rounds;
+    b->threads = o->threads;
+    b->debounce_ms = o->debounce_ms;
+    b->seed = o->seed;
+    b->anchor_value = o->anchor_value;
+    b->last_tstamp[0] = b->last_tstamp[1] = NAN;
+    if (o->anchor_model && !(b->anchor_model = strdup(o->anchor_model))) goto nomem;
+    if (o->n_models) {
+        if (!(b->models = calloc(o->n_models, sizeof *b->models))) goto nomem;
+        b->n_models = o->n_models;
+        for (size_t i = 0; i < o->n_models; i++) {
+            const board_model *m = &o->models[i];
+            meta *t = &b->models[i];
+            if (!m->name) {
+                snprintf(err, errlen, "board model %zu has no name", i);
+                board_free(b);
+                return NULL;
+            }
+            t->name = strdup(m->name);
+            t->organization = strdup(m->organization ? m->organization : "");
+            t->license = strdup(m->license ? m->license : "");
+            t->static_key = dup_or_null(m->static_key);
+            if (!t->name || !t->organization || !t->license || (m->static_key && !t->static_key)) goto nomem;
+        }
+    }
+    for (int a = 0; a < 2; a++) {
+        rt_filter f;
+        rt_filter_default(&f);
+        f.keep_sequence = 1;   /* Elo replays the sequence */
+        f.anony_only = a;
+        if (!(b->acc[a] = rt_new(&f, err, errlen))) {
+            board_free(b);
+            return NULL;
+        }
+    }
+    if (pthread_create(&b->worker, NULL, worker, b) != 0) {
+        snprintf(err, errlen, "cannot start the board thread");
+        board_free(b);
+        return NULL;
+    }
+    b->started = 1;
+    return b;
+nomem:
+    snprintf(err, errlen, "out of memory");
+    board_free(b);
+    return NULL;
+}
+
+void board_free(board *b)
+{
+    if (!b) return;
+    if (b->started) {
+        pthread_mutex_lock(&b->mu);
+        b->stop = 1;
+        pthread_cond_broadcast(&b->wake);
+        pthread_mutex_unlock(&b->mu);
+        pthread_join(b->worker, NULL);
+    }
+    for (int a = 0; a < 2; a++) {
+        for (int k = 0; k < N_DOCS; k++) blob_unref(b->docs[a][k]);
+        view_free(b->view[a]);
+        rt_free(b->acc[a]);
+    }
+    for (size_t i = 0; i < b->n_models; i++) {
+        free(b->models[i].name);
+        free(b->models[i].organization);
+        free(b->models[i].license);
+        free(b->models[i].static_key);
+    }
+    free(b->models);
+    free(b->anchor_model);
+    pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->synced);
+    pthread_mutex_destroy(&b->mu);
+    free(b);
+}
+
+int board_add_vote(board *b, const store_vote_record *r)
+{
+    rd_winner w;
+    if (!r || !r->model_a || !r->model_b || !r->winner || rd_parse_winner(r->winner, strlen(r->winner), &w) < 0)
+        return 0;
+    /* The anonymous board takes anonymous battles without an identity leak: rt_add's
+     * anony flag says exactly that (the export writes the same flag). */
+    int anony = r->anony && !r->leak;
+    char err[128];
+    int counted = 0, failed = 0;
+    pthread_mutex_lock(&b->mu);
+    for (int a = 0; a < 2; a++) {
+        int rc = rt_add(b->acc[a], r->model_a, r->model_b, (rt_outcome)w, r->tstamp, anony, err, sizeof err);
+        if (rc < 0) failed = 1;
+        if (rc == 1) {
+            counted = 1;
+            if (isfinite(r->tstamp) && !(r->tstamp <= b->last_tstamp[a])) b->last_tstamp[a] = r->tstamp;
+        }
+    }
+    if (counted) {
+        b->added_gen++;
+        pthread_cond_signal(&b->wake);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return failed ? -1 : counted;
+}
+
+void board_sync(board *b)
+{
+    pthread_mutex_lock(&b->mu);
+    uint64_t want = b->added_gen;
+    while (!b->stop && b->done_gen < want) pthread_cond_wait(&b->synced, &b->mu);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* ---- documents ---- */
+
+/* A finite number, or null: documents never hold NaN. */
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static blob_impl *blob_from_json(json_t *root)
+{
+    if (!root) return NULL;
+    char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(root);
+    if (!text) return NULL;
+    blob_impl *bl = blob_new(text, strlen(text));
+    free(text);
+    return bl;
+}
+
+static blob_impl *leaderboard_json(const board *b, const view *v, int m, int anony)
+{
+    json_t *root = json_object(), *models = json_array();
+    if (!root || !models) {
+        json_decref(root);
+        json_decref(models);
+        return NULL;
+    }
+    json_object_set_new(root, "method", json_string(board_method_name((board_method)m)));
+    json_object_set_new(root, "anony", json_boolean(anony));
+    json_object_set_new(root, "ci_method",
+                        json_string(m == BOARD_ELO && b->ci != BOARD_CI_NONE ? "bootstrap" : ci_name(b->ci)));
+    for (size_t k = 0; v && v->fitted && k < v->d->n_models; k++) {
+        size_t i = v->order[m][k];
+        const meta *mt = meta_find(b, v->d->names[i]);
+        const st_match *sm = &v->st[m][i];
+        json_t *o = json_object();
+        json_object_set_new(o, "rank", json_integer(v->rank[m][i]));
+        json_object_set_new(o, "rank_ub", v->rank_ub[m][i] ? json_integer(v->rank_ub[m][i]) : json_null());
+        json_object_set_new(o, "model", json_string(v->d->names[i]));
+        json_object_set_new(o, "rating", num(v->rating[m][i]));
+        json_object_set_new(o, "ci_lower", num(v->lower[m][i]));
+        json_object_set_new(o, "ci_upper", num(v->upper[m][i]));
+        json_object_set_new(o, "votes", json_integer((json_int_t)v->d->votes[i]));
+        json_object_set_new(o, "organization", json_string(mt ? mt->organization : ""));
+        json_object_set_new(o, "license", json_string(mt ? mt->license : ""));
+        json_object_set_new(o, "static_score", sm->found ? num(sm->static_score) : json_null());
+        json_object_set_new(o, "static_rank", sm->found ? json_integer(sm->static_rank) : json_null());
+        json_object_set_new(o, "rank_delta", sm->found ? json_integer(sm->rank_delta) : json_null());
+        json_array_append_new(models, o);
+    }
+    json_object_set_new(root, "models", models);
+    if (b->table && v && v->fitted) {
+        const st_correlation *c = &v->corr[m];
+        json_t *corr = json_object();
+        json_object_set_new(corr, "n", json_integer((json_int_t)c->n));
+        json_object_set_new(corr, "spearman_rho", c->defined ? num(c->spearman_rho) : json_null());
+        json_object_set_new(corr, "spearman_p", c->defined ? num(c->spearman_p) : json_null());
+        json_object_set_new(corr, "kendall_tau_b", c->defined ? num(c->kendall_tau_b) : json_null());
+        json_object_set_new(corr, "kendall_p", c->defined ? num(c->kendall_p) : json_null());
+        json_object_set_new(root, "correlation", corr);
+    } else {
+        json_object_set_new(root, "correlation", json_null());
+    }
+    json_object_set_new(root, "last_vote_tstamp", v ? num(v->last_vote_tstamp) : json_null());
+    json_object_set_new(root, "total_votes", json_integer(v ? (json_int_t)v->d->n_battles : 0));
+    json_object_set_new(root, "updated", v ? num(v->updated) : json_null());
+    return blob_from_json(root);
+}
+
+/* Appends to a growing string; -1 on no memory. */
+typedef struct sbuf { char *p; size_t len, cap; int failed; } sbuf;
+
+static void sb_printf(sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *s, const char *fmt, ...)
+{
+    if (s->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(s->p ? s->p + s->len : NULL, s->p ? s->cap - s->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0) { s->failed = 1; return; }
+        if (s->p && s->len + (size_t)n < s->cap) { s->len += (size_t)n; return; }
+        size_t cap = (s->cap ? s->cap * 2 : 4096) + (size_t)n;
+        char *np = realloc(s->p, cap);
+        if (!np) { s->failed = 1; return; }
+        s->p = np;
+        s->cap = cap;
+    }
+}
+
+static void sb_csv_field(sbuf *s, const char *f)
+{
+    if (!strpbrk(f, ",\"\r\n")) {
+        sb_printf(s, "%s", f);
+        return;
+    }
+    sb_printf(s, "\"");
+    for (const char *q = f; *q; q++) sb_printf(s, *q == '"' ? "\"\"" : "%c", *q);
+    sb_printf(s, "\"");
+}
+
+/* arena-ratings' CSV: the same columns, numbers and empty fields. */
+static blob_impl *leaderboard_csv(const board *b, const view *v, int m)
+{
+    sbuf s = { 0 };
+    sb_printf(&s, "rank,rank_ub,model,rating,ci_lower,ci_upper,votes%s\n",
+              b->table ? ",static_rank,static_score,rank_delta" : "");
+    for (size_t k = 0; v && v->fitted && k < v->d->n_models; k++) {
+        size_t i = v->order[m][k];
+        sb_printf(&s, "%d,", v->rank[m][i]);
+        if (v->rank_ub[m][i]) sb_printf(&s, "%d", v->rank_ub[m][i]);
+        sb_printf(&s, ",");
+        sb_csv_field(&s, v->d->names[i]);
+        sb_printf(&s, ",%.17g,", v->rating[m][i]);
+        if (isfinite(v->lower[m][i]) && isfinite(v->upper[m][i]))
+            sb_printf(&s, "%.17g,%.17g", v->lower[m][i], v->upper[m][i]);
+        else
+            sb_printf(&s, ",");
+        sb_printf(&s, ",%llu", (unsigned long long)v->d->votes[i]);
+        if (b->table) {
+            const st_match *sm = &v->st[m][i];
+            if (sm->found) sb_printf(&s, ",%d,%.17g,%d", sm->static_rank, sm->static_score, sm->rank_delta);
+            else sb_printf(&s, ",,,");
+        }
+        sb_printf(&s, "\n");
+    }
+    blob_impl *bl = s.failed ? NULL : blob_new(s.p, s.len);
+    free(s.p);
+    return bl;
+}
+
+static blob_impl *matrix_json(const board *b, const view *v, board_matrix kind, int anony)
+{
+    static const char *const kinds[] = { "wins", "counts", "predicted" };
+    json_t *root = json_object(), *models = json_array(), *rows = json_array();
+    size_t n = v && v->fitted ? v->d->n_models : 0;
+    double *cells = malloc((n ? n * n : 1) * sizeof *cells);
+    if (!root || !models || !rows || !cells) {
+        json_decref(root);
+        json_decref(models);
+        json_decref(rows);
+        free(cells);
+        return NULL;
+    }
+    if (n) {
+        if (kind == BOARD_WINS) mx_win_fraction(v->d, cells);
+        else if (kind == BOARD_COUNTS) mx_battle_counts(v->d, cells);
+        else {
+            bt_opts bo;
+            bt_opts_default(&bo);
+            mx_predicted_win(n, v->rating[BOARD_BT], bo.scale, bo.base, cells);
+        }
+    }
+    const size_t *ord = n ? v->order[BOARD_BT] : NULL;
+    for (size_t r = 0; r < n; r++) {
+        json_array_append_new(models, json_string(v->d->names[ord[r]]));
+        json_t *row = json_array();
+        for (size_t c = 0; c < n; c++) json_array_append_new(row, num(cells[ord[r] * n + ord[c]]));
+        json_array_append_new(rows, row);
+    }
+    free(cells);
+    json_object_set_new(root, "kind", json_string(kinds[kind]));
+    json_object_set_new(root, "anony", json_boolean(anony));
+    json_object_set_new(root, "models", models);
+    json_object_set_new(root, "matrix", rows);
+    return blob_from_json(root);
+}
+
+/* A new reference to document k of board anony, built on first use after a publish. */
+static board_blob *get_doc(board *b, int anony, int k)
+{
+    anony = anony ? 1 : 0;
+    pthread_mutex_lock(&b->mu);
+    blob_impl *bl = b->docs[anony][k];
+    if (!bl) {
+        const view *v = b->view[anony];
+        switch (k) {
+        case DOC_JSON_BT: case DOC_JSON_ELO: bl = leaderboard_json(b, v, k - DOC_JSON_BT, anony); break;
+        case DOC_CSV_BT: case DOC_CSV_ELO: bl = leaderboard_csv(b, v, k - DOC_CSV_BT); break;
+        default: bl = matrix_json(b, v, (board_matrix)(k - DOC_WINS), anony); break;
+        }
+        b->docs[anony][k] = bl;
+    }
+    if (bl) atomic_fetch_add(&bl->refs, 1);
+    pthread_mutex_unlock(&b->mu);
+    return bl ? &bl->pub : NULL;
+}
+
+board_blob *board_leaderboard_json(board *b, board_method m, int anony)
+{
+    return get_doc(b, anony, m == BOARD_ELO ? DOC_JSON_ELO : DOC_JSON_BT);
+}
+
+board_blob *board_leaderboard_csv(board *b, board_method m, int anony)
+{
+    return get_doc(b, anony, m == BOARD_ELO ? DOC_CSV_ELO : DOC_CSV_BT);
+}
+
+board_blob *board_matrix_json(board *b, board_matrix kind, int anony)
+{
+    if ((unsigned)kind > BOARD_PREDICTED) return NULL;
+    return get_doc(b, anony, DOC_WINS + (int)kind);
+}
