@@ -34,7 +34,7 @@ double cli_now(void);
 double cli_peak_rss_mib(void);
 
 /* A progress bar on stderr, drawn only when stderr is a terminal. */
-typedef struct cli_progress { const char *label; int tty, drawn; } cli_progress;
+typedef struct cli_progress { const char *label; int tty, drawn, percent; } cli_progress;
 void cli_progress_init(cli_progress *p, const char *label);
 void cli_progress_show(cli_progress *p, double done, double total, const char *unit);
 void cli_progress_end(cli_progress *p);

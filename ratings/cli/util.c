@@ -85,6 +85,7 @@ void cli_progress_init(cli_progress *p, const char *label)
     p->label = label;
     p->tty = isatty(STDERR_FILENO);
     p->drawn = 0;
+    p->percent = -1;
 }
 
 /* total 0: an open-ended count. */
@@ -94,6 +95,10 @@ void cli_progress_show(cli_progress *p, double done, double total, const char *u
     if (!p->tty)
         return;
     if (total > 0) {
+        int percent = (int)(100 * done / total);
+        if (percent == p->percent)   /* redraw only when the bar moves */
+            return;
+        p->percent = percent;
         int fill = (int)(WIDTH * done / total);
         char bar[WIDTH + 1];
         for (int i = 0; i < WIDTH; i++)

@@ -157,6 +157,23 @@ ar 0 "--min-votes" fit "$VOTES" --ci none --format csv --min-votes 30
 err_has "--min-votes says what it dropped" "dropped 6 models with fewer than 30 votes"
 ar 0 "--anchor" fit "$VOTES" --ci none --format csv --anchor imagenhub_SDXL_generation=1200
 expect_eq "--anchor pins the model" "$(awk -F, '$3 == "imagenhub_SDXL_generation" { printf "%.6f", $4 }' "$T/out")" 1200.000000
+printf '[{"model_a":"mixtral-8x7b-instruct-v0.1","model_b":"y","winner":"model_a"},{"model_a":"y","model_b":"z","winner":"model_a"},
+  {"model_a":"z","model_b":"mixtral-8x7b-instruct-v0.1","winner":"model_a"},{"model_a":"y","model_b":"mixtral-8x7b-instruct-v0.1","winner":"tie"},{"model_a":"mixtral-8x7b-instruct-v0.1","model_b":"z","winner":"model_a"}]' >"$T/mixtral.json"
+ar 0 "default anchor" fit "$T/mixtral.json" --ci none --format csv
+expect_eq "mixtral-8x7b-instruct-v0.1 anchored at 1114 by default" \
+  "$(awk -F, '$3 ~ /mixtral/ { printf "%.6f", $4 }' "$T/out")" 1114.000000
+ar 0 "--no-anchor" fit "$T/mixtral.json" --ci none --format csv --no-anchor
+expect_eq "--no-anchor centres at --init" "$(awk -F, 'NR > 1 { s += $4 } END { printf "%.6f", s / 3 }' "$T/out")" 1000.000000
+ar 0 "elo --k 32" fit "$VOTES" --method elo --k 32 --ci none --format csv
+if cmp -s "$T/out" "$T/bt.csv"; then not_ok "--k changes Elo"; else ok "--k changes Elo"; fi
+ar 0 "--seed 7" fit "$VOTES" --seed 7 --format csv
+if cmp -s "$T/out" "$T/bt.csv"; then not_ok "--seed changes the bootstrap"; else ok "--seed changes the bootstrap"; fi
+ar 0 "--seed 42 is the default" fit "$VOTES" --seed 42 --format csv
+expect_eq "--seed 42 = default" "$(md5sum <"$T/out")" "$(md5sum <"$T/bt.csv")"
+ar 0 "--bootstrap 50" fit "$VOTES" --bootstrap 50 --timings --ci bootstrap
+err_has "--bootstrap sets the rounds" "bootstrap, 50 rounds"
+ar 0 "fit --static without a match" fit "$VOTES" --ci none --static data/open_llm_leaderboard_v2.csv
+err_has "no match: warning" "no model was found in data/open_llm_leaderboard_v2.csv"
 
 # ---- matrices
 ar 0 "matrix counts" matrix "$VOTES" --kind counts
@@ -176,6 +193,11 @@ ar 0 "fit synth" fit "$T/synth.json" --ci none --format csv -o "$T/fitted.csv"
 ar 0 "compare fitted with true" compare "$T/fitted.csv" --score rating --static "$T/true.csv" --static-score rating --format json
 rho=$(jq '.correlation.spearman_rho' "$T/out")
 if awk -v r="$rho" 'BEGIN { exit !(r > 0.97) }'; then ok "synth: Spearman(fitted, true) = $rho > 0.97"; else not_ok "synth: Spearman $rho"; fi
+ar 0 "fit --static with the true ratings" fit "$T/synth.json" --bootstrap 100 --static "$T/true.csv" --static-score rating --format json
+expect_eq "fit --static: every model joined" "$(jq '[.models[] | select(.static_rank != null)] | length' "$T/out")" 12
+expect_eq "fit --static: json correlation = compare's" "$(jq '.correlation.spearman_rho' "$T/out")" "$rho"
+expect_eq "fit --static: field order" "$(jq -r '.models[0] | keys_unsorted | join(",")' "$T/out")" \
+  "rank,rank_ub,model,rating,ci_lower,ci_upper,votes,static_rank,static_score,rank_delta"
 for f in jsonl csv; do
   "$AR" synth --models 12 --votes 20000 --seed 7 --ties 0.1 --format "$f" -o "$T/synth.$f"
   ar 0 "fit synth $f" fit "$T/synth.$f" --ci none --format csv
