@@ -112,8 +112,8 @@ function list(lines, i, doc, depth, out) {
     if (start !== 1) el.start = start;
   }
   let tight = true;
-  let m;
-  while (i < lines.length && (m = ITEM.exec(lines[i])) && /\d/.test(m[2]) === ordered) {
+  for (;;) {
+    const m = ITEM.exec(lines[i]);
     const contentIndent = m[1].length + m[2].length + Math.max(1, Math.min(m[3].length, 4));
     const body = [m[4]];
     let blankBefore = false;
@@ -131,11 +131,12 @@ function list(lines, i, doc, depth, out) {
       blankBefore = false;
     }
     while (body.length && body[body.length - 1] === '') body.pop();
-    if (blankBefore && i < lines.length && ITEM.test(lines[i])) tight = false;
     const li = doc.createElement('li');
     li.append(blocks(body, doc, depth + 1));
     el.append(li);
-    if (blankBefore && !(i < lines.length && ITEM.test(lines[i]))) break;
+    const next = i < lines.length ? ITEM.exec(lines[i]) : null;
+    if (!next || /\d/.test(next[2]) !== ordered) break;
+    if (blankBefore) tight = false;
   }
   if (tight) {
     for (const li of el.children) {
