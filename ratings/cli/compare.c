@@ -12,6 +12,8 @@ static const char compare_help[] =
     "prints both ranks, the rank delta and Spearman / Kendall tau-b correlations.\n"
     "Shared Rank (arena) and Static Rank are ranks among the models found in both tables;\n"
     "Rank Delta = Shared Rank - Static Rank (> 0: the arena ranks the model lower).\n"
+    "The correlation line follows the table; in JSON it is the \"correlation\" object,\n"
+    "with --format csv it goes to stderr.\n"
     "\n"
     "  --key COL            model column of FILE (default model)\n"
     "  --score COL          rating column of FILE (required)\n"

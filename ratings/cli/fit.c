@@ -26,7 +26,8 @@ static const char fit_help[] =
     "  --static-score COL   its score column (default average)\n"
     "  --map FILE           arena_name,static_name pairs\n"
     "  Shared Rank (arena) and Static Rank rank the models found in both; Rank Delta is\n"
-    "  their difference. Spearman rho and Kendall tau-b follow the table.\n"
+    "  their difference. Spearman rho and Kendall tau-b follow the table (in JSON: the\n"
+    "  \"correlation\" object; with --format csv the line goes to stderr).\n"
     "\nOutput:\n"
     "  --format table|csv|json|markdown   (default table)\n"
     "  -o FILE              write there instead of stdout\n"
@@ -149,7 +150,7 @@ static int intervals(const struct fit_args *a, const rt_data *d, const bt_result
 
     ci_opts_default(&co);
     co.rounds = a->rounds ? (int)a->rounds : a->method.elo ? 100 : 1000;
-    co.seed = a->seed >= 0 ? (unsigned long)a->seed : 42;
+    co.seed = (unsigned long)a->seed;
     co.threads = (int)a->threads;
     cli_progress_init(&bar, "bootstrap");
     co.progress = cli_progress_rounds;
@@ -265,7 +266,7 @@ done:
 
 int cmd_fit(int argc, char **argv)
 {
-    struct fit_args a = { .ci = CI_BOOTSTRAP, .seed = -1 };
+    struct fit_args a = { .ci = CI_BOOTSTRAP, .seed = 42 };
     cli_input_init(&a.in);
     cli_method_init(&a.method);
     int rc = parse_args(&a, argc, argv);
