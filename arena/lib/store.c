@@ -310,14 +310,17 @@ static void on_connect(const redisAsyncContext *cac, int status)
         return;
     }
     s->stats.connects++;
-    /* AUTH, SELECT, and ROLE behind a sentinel (its answer may be stale): pipelined; the
-     * connection is READY when every one has answered as it should. */
+    /* AUTH, SELECT, ROLE behind a sentinel (its answer may be stale), and SCRIPT LOAD of
+     * every script (so that pipelined EVALSHAs never meet NOSCRIPT, whose EVAL retry would
+     * run after the requests queued behind it): pipelined; the connection is READY when
+     * each has answered as it should. */
+    enum { MAX_STEPS = 3 + SC_COUNT };
     const char *argv[3];
     size_t lens[3];
     char dbtext[16];
-    c->handshake_left = 0;
-    req *steps[3];
+    req *steps[MAX_STEPS];
     int n = 0;
+    c->handshake_left = 0;
     if (s->password) {
         argv[0] = "AUTH"; argv[1] = s->password;
         lens[0] = 4; lens[1] = strlen(s->password);
@@ -330,6 +333,11 @@ static void on_connect(const redisAsyncContext *cac, int status)
     if (s->n_sentinels) {
         argv[0] = "ROLE"; lens[0] = 4;
         steps[n++] = req_new(c, handshake_done, NULL, NULL, -1, 1, argv, lens);
+    }
+    for (int i = 0; c == &s->cmd && i < SC_COUNT; i++) {
+        argv[0] = "SCRIPT"; argv[1] = "LOAD"; argv[2] = script_body[i];
+        lens[0] = 6; lens[1] = 4; lens[2] = strlen(script_body[i]);
+        steps[n++] = req_new(c, handshake_done, NULL, NULL, -1, 3, argv, lens);
     }
     for (int i = 0; i < n; i++)
         if (!steps[i]) {
@@ -355,6 +363,11 @@ static void handshake_done(req *r, redisReply *reply)
         if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
             reply->element[0]->type != REDIS_REPLY_STRING || strcmp(reply->element[0]->str, "master") != 0)
             why = "not a master (stale sentinel answer)";
+    } else if (strcmp(r->argv[0], "SCRIPT") == 0) {
+        int known = 0;
+        for (int i = 0; reply->type == REDIS_REPLY_STRING && i < SC_COUNT; i++)
+            known |= strcmp(reply->str, s->script_sha[i]) == 0;
+        if (!known) why = "SCRIPT LOAD answered an unexpected digest";
     }
     if (why) {
         c->handshake_left = 0;
