@@ -1033,6 +1033,13 @@ int rd_read(const char *path, const rd_options *opt, rd_callback cb, void *ud, r
             size_t errlen)
 {
     rd_ctx c;
+    if (!path) {
+        if (stats)
+            memset(stats, 0, sizeof *stats);
+        if (err && errlen)
+            snprintf(err, errlen, "rd_read: no path");
+        return -1;
+    }
     int is_stdin = !strcmp(path, "-");
     ctx_init(&c, is_stdin ? "<stdin>" : path, opt, cb, ud, err, errlen);
     rd_input in = {.fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)};

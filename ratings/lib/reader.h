@@ -30,8 +30,10 @@ typedef struct rd_columns { const char *a, *b, *winner, *tstamp; } rd_columns;
 /* strict: self-battles and unknown winner values are errors instead of skipped records. */
 typedef struct rd_options { rd_format format; rd_columns columns; int strict; } rd_options;
 
-/* records: well-formed records seen; delivered: handed to the callback;
- * skipped_*: records dropped (not strict); format: the format actually read. */
+/* records: well-formed records seen (delivered + skipped_self + skipped_winner);
+ * delivered: handed to the callback (not counting one that returned -1);
+ * skipped_self: model_a == model_b; skipped_winner: a winner rd_parse_winner does not know;
+ * format: the format actually read (the requested one, or AUTO, for empty input). */
 typedef struct rd_stats { size_t records, delivered, skipped_self, skipped_winner; rd_format format; } rd_stats;
 
 /* Called once per valid record. Return 0 to go on, -1 to stop (rd_read then returns -1 and keeps the
@@ -39,8 +41,15 @@ typedef struct rd_stats { size_t records, delivered, skipped_self, skipped_winne
 typedef int (*rd_callback)(void *ud, const rd_record *r, char *err, size_t errlen);
 
 /* path "-" = stdin. gzip input (magic 1f 8b) is decompressed transparently (zlib).
- * opt may be NULL (auto-detect, default columns, not strict); stats may be NULL.
- * Returns 0, or -1 with err = "FILE: record N: field F: what is wrong" style message. */
+ * opt may be NULL (auto-detect, default columns, not strict); stats may be NULL (it is
+ * filled on failure too); cb may be NULL (count only).
+ * Returns 0, or -1 with err = "FILE: record N: field F: what is wrong" style message
+ * (FILE is "<stdin>" for "-"; N as in rd_record.index; "field F" when one field is at fault).
+ * Empty or white-space-only input is not an error: 0 records.
+ * CSV: the header names the columns (rd_columns; a named tstamp column must exist); the
+ * optional columns anony, turn, judge, language and question_id are read when present;
+ * an empty optional cell is an absent field. A UTF-8 byte order mark is skipped.
+ * Kept strings must be valid UTF-8 without NUL; model names must not be empty. */
 int rd_read(const char *path, const rd_options *opt, rd_callback cb, void *ud, rd_stats *stats, char *err, size_t errlen);
 
 /* The same over an in-memory buffer (plain or gzip); name is used in error messages. */
