@@ -1,0 +1,393 @@
+/* http.c: the listener (plain or TLS), routing, replies with their headers, the access
+ * log, client addresses behind trusted proxies, and static files from the web root. */
+#include "server.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/keyvalq_struct.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 425: return "Too Early";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default:  return status < 400 ? "OK" : "Error";
+    }
+}
+
+void http_headers(struct evhttp_request *req, const char *content_type)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "X-Frame-Options", "DENY");
+    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
+    if (content_type) evhttp_add_header(h, "Content-Type", content_type);
+}
+
+void http_log(server *s, struct evhttp_request *req, int status, size_t bytes)
+{
+    if (!s->access_log) return;
+    char ip[64], when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    static const char *const methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    const char *method = "?";
+    for (int i = 0; i < 9; i++)
+        if (cmd == (enum evhttp_cmd_type)(1 << i)) method = methods[i];
+    const char *uri = evhttp_request_get_uri(req);
+    /* The URI is client text: keep the log line one line and printable. */
+    char clean[256];
+    size_t k = 0;
+    for (const char *p = uri ? uri : "-"; *p && k < sizeof clean - 1; p++)
+        clean[k++] = (*p > 0x20 && *p < 0x7f && *p != '"') ? *p : '?';
+    clean[k] = '\0';
+    fprintf(s->access_log, "%s %s \"%s %s\" %d %zu\n", when, http_client_ip(s, req, ip, sizeof ip), method, clean, status, bytes);
+}
+
+void http_reply(server *s, struct evhttp_request *req, int status, const char *content_type, struct evbuffer *body)
+{
+    http_headers(req, content_type);
+    http_log(s, req, status, body ? evbuffer_get_length(body) : 0);
+    if (status >= 400) s->m.errors_by_status[status == 400 ? 0 : status == 403 ? 1 : status == 404 ? 2 : status == 409 ? 3 : status < 500 ? 4 : 5]++;
+    evhttp_send_reply(req, status, reason(status), body);
+}
+
+void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *body)
+{
+    struct evbuffer *buf = evbuffer_new();
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!buf || !text) {
+        free(text);
+        if (buf) evbuffer_free(buf);
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add(buf, text, strlen(text));
+    evbuffer_add(buf, "\n", 1);
+    free(text);
+    http_reply(s, req, status, "application/json", buf);
+    evbuffer_free(buf);
+}
+
+void http_error(server *s, struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    http_reply_json(s, req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
+}
+
+json_t *http_json_body(server *s, struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    if ((long)len > s->cfg->max_body) {
+        http_error(s, req, 413, "too_large", "the body is larger than %ld bytes", s->cfg->max_body);
+        return NULL;
+    }
+    json_error_t je;
+    json_t *o = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &je);
+    if (!o || !json_is_object(o)) {
+        json_decref(o);
+        http_error(s, req, 400, "malformed", "the body must be a JSON object%s%s", o ? "" : ": ", o ? "" : je.text);
+        return NULL;
+    }
+    return o;
+}
+
+static int is_trusted(const server *s, const char *ip)
+{
+    for (size_t i = 0; i < s->cfg->trusted_proxies.n; i++)
+        if (strcmp(s->cfg->trusted_proxies.v[i], ip) == 0) return 1;
+    return 0;
+}
+
+const char *http_client_ip(server *s, struct evhttp_request *req, char *out, size_t outlen)
+{
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    if (conn) evhttp_connection_get_peer(conn, &peer, &port);
+    snprintf(out, outlen, "%s", peer ? peer : "-");
+    if (!peer || !is_trusted(s, peer)) return out;
+    const char *xff = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Forwarded-For");
+    if (!xff) return out;
+    /* Right to left: each trusted hop vouches for the one before it; the first hop that
+     * is not trusted is the client (anything left of it may be forged). */
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',') start--;
+        const char *a = start, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+        char hop[64];
+        size_t n = (size_t)(b - a);
+        if (n && n < sizeof hop) {
+            memcpy(hop, a, n);
+            hop[n] = '\0';
+            snprintf(out, outlen, "%s", hop);
+            if (!is_trusted(s, hop)) break;
+        }
+        end = start > xff ? start - 1 : xff;
+    }
+    return out;
+}
+
+char *http_query(struct evhttp_request *req, const char *name)
+{
+    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    struct evkeyvalq params = {0};
+    char *value = NULL;
+    if (q && evhttp_parse_query_str(q, &params) == 0) {
+        const char *v = evhttp_find_header(&params, name);
+        if (v) value = strdup(v);
+    }
+    evhttp_clear_headers(&params);
+    return value;
+}
+
+static void on_client_close(struct evhttp_connection *conn, void *arg)
+{
+    *(struct evhttp_request **)arg = NULL;
+}
+
+void http_watch(struct evhttp_request *req, struct evhttp_request **slot)
+{
+    *slot = req;
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_close, slot);
+}
+
+void http_unwatch(struct evhttp_request **slot)
+{
+    if (*slot) evhttp_connection_set_closecb(evhttp_request_get_connection(*slot), NULL, NULL);
+}
+
+/* ---- static files ---- */
+
+static const char *content_type_of(const char *path)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+        {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"}, {".svg", "image/svg+xml"}, {".png", "image/png"},
+        {".ico", "image/x-icon"}, {".txt", "text/plain; charset=utf-8"}, {".woff2", "font/woff2"},
+        {".map", "application/json"}, {".csv", "text/csv; charset=utf-8"},
+    };
+    const char *dot = strrchr(path, '.');
+    for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++)
+        if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+    return "application/octet-stream";
+}
+
+/* A decoded URL path is safe to join to the web root when every segment is made of
+ * [A-Za-z0-9._-] and none starts with a dot (no "..", no hidden files). */
+static int safe_path(const char *p)
+{
+    if (*p != '/') return 0;
+    for (const char *seg = p + 1; *seg;) {
+        if (*seg == '.' || *seg == '/') return 0;
+        while (*seg && *seg != '/') {
+            char c = *seg++;
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+                return 0;
+        }
+        if (*seg == '/') seg++;
+    }
+    return 1;
+}
+
+static void serve_file(server *s, struct evhttp_request *req, const char *url_path)
+{
+    size_t dlen = 0;
+    char *decoded = evhttp_uridecode(url_path, 0, &dlen);
+    char full[1024];
+    int fd = -1;
+    struct evbuffer *buf = NULL;
+    if (!decoded || strlen(decoded) != dlen || !safe_path(decoded)) {
+        http_error(s, req, 404, "not_found", "no such page");
+        goto done;
+    }
+    snprintf(full, sizeof full, "%s%s", s->cfg->web_root, decoded);
+    struct stat st;
+    if ((fd = open(full, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        http_error(s, req, 404, "not_found", "no such page");
+        goto done;
+    }
+    buf = evbuffer_new();
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", "0");
+    } else if (!buf || evbuffer_add_file(buf, fd, 0, st.st_size) < 0) {
+        http_error(s, req, 500, "internal", "cannot read the file");
+        goto done;
+    } else {
+        fd = -1;  /* the buffer owns it now */
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
+    http_reply(s, req, 200, content_type_of(full), buf);
+done:
+    if (fd >= 0) close(fd);
+    if (buf) evbuffer_free(buf);
+    free(decoded);
+}
+
+/* ---- routing ---- */
+
+/* Splits "/api/battles/ID/ACTION" into its id and action (into caller buffers). */
+static int split_battle_path(const char *rest, char *id, size_t idlen, char *action, size_t alen)
+{
+    const char *slash = strchr(rest, '/');
+    if (!slash || (size_t)(slash - rest) >= idlen || strchr(slash + 1, '/') || strlen(slash + 1) >= alen) return -1;
+    memcpy(id, rest, (size_t)(slash - rest));
+    id[slash - rest] = '\0';
+    strcpy(action, slash + 1);
+    return 0;
+}
+
+static void route(struct evhttp_request *req, void *arg)
+{
+    server *s = arg;
+    s->m.requests++;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD, post = cmd == EVHTTP_REQ_POST;
+    if (!path || !*path) path = "/";
+
+    if (strncmp(path, "/api/", 5) == 0) {
+        const char *api = path + 5;
+        if (strcmp(api, "battles") == 0) {
+            if (post) battles_create(s, req);
+            else http_error(s, req, 405, "method", "use POST");
+        } else if (strncmp(api, "battles/", 8) == 0) {
+            char id[80], action[32];
+            if (split_battle_path(api + 8, id, sizeof id, action, sizeof action) < 0) {
+                http_error(s, req, 404, "not_found", "no such route");
+            } else if (strcmp(action, "stream") == 0) {
+                if (get) battles_route(s, req, id, action);
+                else http_error(s, req, 405, "method", "use GET");
+            } else if (strcmp(action, "vote") == 0) {
+                if (post) votes_route(s, req, id);
+                else http_error(s, req, 405, "method", "use POST");
+            } else if (strcmp(action, "messages") == 0 || strcmp(action, "regenerate") == 0) {
+                if (post) battles_route(s, req, id, action);
+                else http_error(s, req, 405, "method", "use POST");
+            } else {
+                http_error(s, req, 404, "not_found", "no such route");
+            }
+        } else if (!get) {
+            http_error(s, req, strcmp(api, "models") == 0 || strncmp(api, "leaderboard", 11) == 0 ||
+                       strncmp(api, "export/", 7) == 0 ? 405 : 404, "method", "use GET");
+        } else if (strcmp(api, "models") == 0) {
+            models_route(s, req);
+        } else if (strcmp(api, "leaderboard") == 0 || strcmp(api, "leaderboard/matrix") == 0) {
+            board_route(s, req, api);
+        } else if (strncmp(api, "export/", 7) == 0) {
+            export_route(s, req, api + 7);
+        } else {
+            http_error(s, req, 404, "not_found", "no such route");
+        }
+        return;
+    }
+    if (!get) { http_error(s, req, 405, "method", "use GET"); return; }
+    if (strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0 || strcmp(path, "/metrics") == 0)
+        health_route(s, req, path);
+    else if (strcmp(path, "/") == 0)
+        serve_file(s, req, "/index.html");
+    else if (strcmp(path, "/leaderboard") == 0)
+        serve_file(s, req, "/leaderboard.html");
+    else
+        serve_file(s, req, path);
+}
+
+/* ---- TLS ---- */
+
+static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+{
+    server *s = arg;
+    SSL *ssl = SSL_new(s->tls);
+    return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+}
+
+static SSL_CTX *tls_context(const cfg_config *c, char *err, size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (!ctx) goto fail;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+    /* TLS 1.2: forward-secret AEAD suites only (TLS 1.3 suites are all modern already). */
+    if (!SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+                                      "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+                                      "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"))
+        goto fail;
+    if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1) {
+        snprintf(err, errlen, "%s: cannot load the certificate chain", c->tls_cert);
+        goto out;
+    }
+    if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+        snprintf(err, errlen, "%s: cannot load the private key (or it does not match the certificate)", c->tls_key);
+        goto out;
+    }
+    return ctx;
+fail:
+    snprintf(err, errlen, "TLS setup: %s", ERR_reason_error_string(ERR_get_error()));
+out:
+    SSL_CTX_free(ctx);
+    return NULL;
+}
+
+int http_start(server *s, char *err, size_t errlen)
+{
+    const cfg_config *c = s->cfg;
+    if (!(s->http = evhttp_new(s->base))) { snprintf(err, errlen, "evhttp_new failed"); return -1; }
+    evhttp_set_max_body_size(s->http, c->max_body);
+    evhttp_set_max_headers_size(s->http, c->max_headers);
+    evhttp_set_timeout(s->http, 30);  /* a client that sends nothing for 30 s is dropped */
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
+    evhttp_set_gencb(s->http, route, s);
+    if (c->tls_cert) {
+        if (!(s->tls = tls_context(c, err, errlen))) return -1;
+        evhttp_set_bevcb(s->http, tls_bevcb, s);
+    }
+    if (!evhttp_bind_socket_with_handle(s->http, c->host, (ev_uint16_t)c->port)) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void http_stop(server *s)
+{
+    if (s->http) evhttp_free(s->http);
+    s->http = NULL;
+    SSL_CTX_free(s->tls);
+    s->tls = NULL;
+}

@@ -1,0 +1,126 @@
+/* server.h: the pieces of bin/arena-server and what they share. Everything runs on one
+ * event loop (the board's refits run on its own thread behind board.h).
+ *
+ *   main.c     flags, config, signals, `import`
+ *   http.c     listener (HTTP or TLS), routing, replies, headers, access log, static files
+ *   battles.c  battle routes: create, stream (two upstream SSE streams fanned into one), turns
+ *   votes.c    vote route, rate limits, leaderboard and export routes
+ *   health.c   model health probes, /healthz, /readyz, /metrics */
+#ifndef ARENA_SERVER_H
+#define ARENA_SERVER_H
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+#include <openssl/ssl.h>
+#include <regex.h>
+#include <stdint.h>
+
+#include "battle.h"
+#include "board.h"
+#include "config.h"
+#include "static.h"
+#include "store.h"
+
+/* One registry model and what the server knows about it now. */
+typedef struct server server;
+
+typedef struct model_state {
+    server *s;
+    const cfg_model *cfg;
+    struct evhttp_uri *uri;         /* parsed endpoint */
+    int healthy;                    /* last probe (or stream) succeeded */
+    int probed;                     /* at least one probe answered */
+    struct evhttp_connection *probe_conn;
+    int probing;                    /* a probe is in flight */
+    /* metrics */
+    uint64_t streams, stream_errors;
+    double   latency_sum;           /* seconds, first token */
+    uint64_t latency_count;
+    uint64_t latency_buckets[8];    /* first-token latency histogram, see LATENCY_BOUNDS */
+} model_state;
+
+#define LATENCY_BOUNDS {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+
+typedef struct live_battle live_battle;
+
+typedef struct metrics {
+    uint64_t requests, battles_created, sse_open, sse_total;
+    uint64_t votes[8];              /* by store_status, plus VOTE_BAD_TOKEN */
+    uint64_t errors_by_status[6];   /* 400 403 404 409 413/425/429 grouped: see health.c */
+    uint64_t upstream_errors;
+} metrics;
+
+struct server {
+    cfg_config          *cfg;
+    struct event_base   *base;
+    struct evhttp       *http;
+    SSL_CTX             *tls;       /* server side; NULL for plain HTTP */
+    SSL_CTX             *tls_client;/* for https:// upstreams; NULL until needed */
+    store               *store;
+    board               *board;
+    st_table            *static_table;
+    battle_identity     *identity;
+    regex_t             *blocklist;
+    size_t               n_blocklist;
+    model_state         *models;
+    size_t               n_models;
+    struct event        *health_timer, *sweep_timer;
+    uint64_t             rng;
+    FILE                *access_log;
+    live_battle        **table;     /* battles in memory, by id (hash, chained) */
+    size_t               table_size, n_live;
+    struct recent_pair  *recent;    /* each voter's last pair, direct-mapped by IP hash */
+    metrics              m;
+};
+
+/* ---- http.c ---- */
+int  http_start(server *s, char *err, size_t errlen);
+void http_stop(server *s);
+/* Common headers (security, content type) on a reply about to be sent. */
+void http_headers(struct evhttp_request *req, const char *content_type);
+/* Sends body (may be NULL) with status and logs the request. */
+void http_reply(server *s, struct evhttp_request *req, int status, const char *content_type,
+                struct evbuffer *body);
+void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *body); /* steals body */
+/* {"error": {"code": code, "message": msg}} */
+void http_error(server *s, struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* The request's body parsed as a JSON object, or NULL after an error reply was sent. */
+json_t *http_json_body(server *s, struct evhttp_request *req);
+/* The client address: the peer, or the last untrusted hop of X-Forwarded-For when the
+ * peer is a trusted proxy. Written into out (>= 64 bytes). */
+const char *http_client_ip(server *s, struct evhttp_request *req, char *out, size_t outlen);
+void http_log(server *s, struct evhttp_request *req, int status, size_t bytes);
+/* The value of a query parameter of the request's URI, or NULL (caller frees). */
+char *http_query(struct evhttp_request *req, const char *name);
+/* A request answered later (after Redis or an upstream replies) may lose its client
+ * meanwhile; libevent then frees it. http_watch sets *slot = req and clears *slot when the
+ * connection closes; http_unwatch stops watching (call it before replying on *slot). */
+void http_watch(struct evhttp_request *req, struct evhttp_request **slot);
+void http_unwatch(struct evhttp_request **slot);
+
+/* ---- battles.c ---- */
+void battles_route(server *s, struct evhttp_request *req, const char *id, const char *action);
+void battles_create(server *s, struct evhttp_request *req);
+void battles_sweep(server *s);      /* drops idle battles from memory (they stay in Redis) */
+void battles_free_all(server *s);
+/* The live battle's state, for the vote route's early answer; NULL when not here. */
+const battle *battles_find(server *s, const char *id);
+void battles_mark_voted(server *s, const char *id);
+int  battles_id_valid(const char *id);
+
+/* ---- votes.c ---- */
+void votes_route(server *s, struct evhttp_request *req, const char *id);
+void board_route(server *s, struct evhttp_request *req, const char *path);
+void export_route(server *s, struct evhttp_request *req, const char *what);
+void votes_follow(server *s);       /* feeds the board from the vote stream */
+
+/* ---- health.c ---- */
+int  health_start(server *s, char *err, size_t errlen);
+void health_route(server *s, struct evhttp_request *req, const char *path);
+void models_route(server *s, struct evhttp_request *req);
+void health_mark(server *s, model_state *m, int healthy);
+void health_observe_latency(model_state *m, double seconds);
+
+#endif

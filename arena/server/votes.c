@@ -1,0 +1,331 @@
+/* votes.c: the vote route (token, rate limits, the store's vote-once script), the live
+ * leaderboard routes (documents served from the board's cache without a copy), the
+ * streamed exports, and the feed from the vote stream into the board. */
+#include "server.h"
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "export.h"
+#include "token.h"
+
+#define VOTE_BAD_TOKEN 6   /* metrics slot beside the store statuses */
+#define EXPORT_PAGE 1000
+
+/* ---- votes ---- */
+
+typedef struct vote_op {
+    server *s;
+    struct evhttp_request *req;
+    char id[72];
+    char ip[64];
+    const char *winner;      /* FastChat spelling (static string) */
+    const char *answer;      /* as the client sent it (static string) */
+    int step;                /* which rate limit is being checked */
+} vote_op;
+
+static void vote_op_end(vote_op *op) { http_unwatch(&op->req); free(op); }
+
+/* Takes the request out of op for a reply (NULL when the client left). */
+static struct evhttp_request *take_req(vote_op *op)
+{
+    struct evhttp_request *req = op->req;
+    http_unwatch(&op->req);
+    op->req = NULL;
+    return req;
+}
+
+static void on_voted(void *ud, store_status st, const store_vote_result *r)
+{
+    vote_op *op = ud;
+    server *s = op->s;
+    struct evhttp_request *req = take_req(op);
+    s->m.votes[st]++;
+    if (st == STORE_OK) battles_mark_voted(s, op->id);
+    if (req) switch (st) {
+    case STORE_OK:
+        http_reply_json(s, req, 200, json_pack("{s:s, s:s, s:s}", "model_a", r->model_a, "model_b", r->model_b, "winner", op->answer));
+        break;
+    case STORE_ALREADY: http_error(s, req, 409, "already_voted", "this battle already has its vote"); break;
+    case STORE_UNKNOWN: http_error(s, req, 404, "unknown_battle", "no such battle (or it expired)"); break;
+    case STORE_NOT_DONE: http_error(s, req, 425, "not_finished", "both answers must be complete before the vote"); break;
+    default: http_error(s, req, 503, "unavailable", "the vote was not recorded: the vote store is unavailable; try again"); break;
+    }
+    vote_op_end(op);
+}
+
+static void cast(vote_op *op)
+{
+    server *s = op->s;
+    const battle *b = battles_find(s, op->id);
+    const char *prompt = b ? json_string_value(json_object_get(json_array_get(b->side[0].conv, 0), "content")) : NULL;
+    char judge[40];
+    store_judge(op->ip, s->cfg->token_secret, judge, sizeof judge);
+    store_vote_req v = {
+        .battle_id = op->id, .winner = op->winner, .judge = judge,
+        .language = prompt ? store_guess_language(prompt) : NULL, .tstamp = NAN, .leak = b ? battle_leaked(b) : 0,
+    };
+    if (store_vote(s->store, &v, on_voted, op) < 0) on_voted(op, STORE_UNKNOWN, NULL);
+}
+
+static void rate_step(vote_op *op);
+
+static void on_vote_rate(void *ud, store_status st, long long count)
+{
+    vote_op *op = ud;
+    server *s = op->s;
+    if (st == STORE_OK) { op->step++; rate_step(op); return; }
+    struct evhttp_request *req = take_req(op);
+    if (req && st == STORE_DENIED) {
+        int daily = op->step == 1;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", daily ? "3600" : "60");
+        if (daily) http_error(s, req, 429, "daily_cap", "at most %d votes a day from one address", s->cfg->votes_per_day);
+        else http_error(s, req, 429, "rate_limited", "at most %d votes a minute from one address", s->cfg->votes_per_minute);
+    } else if (req) {
+        http_error(s, req, 503, "unavailable", "the vote was not recorded: the vote store is unavailable; try again");
+    }
+    vote_op_end(op);
+}
+
+/* The per-minute limit, then the daily cap (each skipped when 0), then the vote. */
+static void rate_step(vote_op *op)
+{
+    server *s = op->s;
+    int limit = op->step == 0 ? s->cfg->votes_per_minute : op->step == 1 ? s->cfg->votes_per_day : 0;
+    if (op->step > 1) { cast(op); return; }
+    if (limit <= 0) { op->step++; rate_step(op); return; }
+    char key[96];
+    snprintf(key, sizeof key, "%s:%s", op->step == 0 ? "vote" : "voteday", op->ip);
+    if (store_rate_hit(s->store, key, op->step == 0 ? 60 : 86400, limit, on_vote_rate, op) < 0)
+        on_vote_rate(op, STORE_UNAVAILABLE, 0);
+}
+
+void votes_route(server *s, struct evhttp_request *req, const char *id)
+{
+    static const struct { const char *answer, *winner; } winners[] = {
+        {"a", "model_a"}, {"b", "model_b"}, {"tie", "tie"}, {"bothbad", "tie (bothbad)"},
+    };
+    if (!battles_id_valid(id)) { http_error(s, req, 404, "unknown_battle", "no such battle"); return; }
+    json_t *body = http_json_body(s, req);
+    if (!body) return;
+    const char *w = json_string_value(json_object_get(body, "winner"));
+    const char *token = json_string_value(json_object_get(body, "token"));
+    int k = -1;
+    for (int i = 0; w && i < 4; i++)
+        if (strcmp(w, winners[i].answer) == 0) k = i;
+    if (k < 0 || !token) {
+        json_decref(body);
+        http_error(s, req, 400, "malformed", "the body must be {\"winner\": \"a\"|\"b\"|\"tie\"|\"bothbad\", \"token\": \"...\"}");
+        return;
+    }
+    btok_status ts = btok_verify(s->cfg->token_secret, strlen(s->cfg->token_secret), id, token, time(NULL));
+    json_decref(body);
+    if (ts != BTOK_OK) {
+        s->m.votes[VOTE_BAD_TOKEN]++;
+        http_error(s, req, 403, "bad_token", ts == BTOK_EXPIRED ? "the battle token expired" : "the battle token is not valid for this battle");
+        return;
+    }
+    /* Early answers from memory; Redis stays the authority for everything else. */
+    const battle *b = battles_find(s, id);
+    if (b && (b->phase == BATTLE_WAITING || b->phase == BATTLE_STREAMING)) {
+        http_error(s, req, 425, "not_finished", "both answers must be complete before the vote");
+        return;
+    }
+    if (b && battle_can_vote(b) == BATTLE_E_FAILED) {
+        http_error(s, req, 409, "side_failed", "a side failed to answer; regenerate before voting");
+        return;
+    }
+    vote_op *op = calloc(1, sizeof *op);
+    if (!op) { http_error(s, req, 500, "internal", "out of memory"); return; }
+    op->s = s;
+    op->winner = winners[k].winner;
+    op->answer = winners[k].answer;
+    snprintf(op->id, sizeof op->id, "%s", id);
+    http_client_ip(s, req, op->ip, sizeof op->ip);
+    http_watch(req, &op->req);
+    rate_step(op);
+}
+
+/* ---- leaderboard ---- */
+
+static void release_blob(const void *data, size_t len, void *arg) { board_blob_release(arg); }
+
+static void send_blob(server *s, struct evhttp_request *req, board_blob *blob, const char *type)
+{
+    if (!blob) { http_error(s, req, 500, "internal", "out of memory"); return; }
+    struct evbuffer *buf = evbuffer_new();
+    if (!buf || evbuffer_add_reference(buf, blob->data, blob->len, release_blob, blob) < 0) {
+        board_blob_release(blob);
+        if (buf) evbuffer_free(buf);
+        http_error(s, req, 500, "internal", "out of memory");
+        return;
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
+    http_reply(s, req, 200, type, buf);
+    evbuffer_free(buf);
+}
+
+/* ?anony=0|1 (default 1); -1 on a bad value. */
+static int anony_param(struct evhttp_request *req)
+{
+    char *v = http_query(req, "anony");
+    int r = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ? 1 : strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ? 0 : -1;
+    free(v);
+    return r;
+}
+
+static int method_param(struct evhttp_request *req, board_method *m)
+{
+    char *v = http_query(req, "method");
+    int r = v ? board_parse_method(v, m) : (*m = BOARD_BT, 0);
+    free(v);
+    return r;
+}
+
+void board_route(server *s, struct evhttp_request *req, const char *path)
+{
+    int anony = anony_param(req);
+    if (anony < 0) { http_error(s, req, 400, "bad_parameter", "anony must be 0 or 1"); return; }
+    if (strcmp(path, "leaderboard") == 0) {
+        board_method m;
+        if (method_param(req, &m) < 0) { http_error(s, req, 400, "bad_parameter", "method must be bt or elo"); return; }
+        send_blob(s, req, board_leaderboard_json(s->board, m, anony), "application/json");
+        return;
+    }
+    char *kind = http_query(req, "kind");
+    board_matrix k = BOARD_WINS;
+    int bad = kind && board_parse_matrix(kind, &k) < 0;
+    free(kind);
+    if (bad) { http_error(s, req, 400, "bad_parameter", "kind must be wins, counts or predicted"); return; }
+    send_blob(s, req, board_matrix_json(s->board, k, anony), "application/json");
+}
+
+/* ---- exports ---- */
+
+typedef struct export_op {
+    server *s;
+    struct evhttp_request *req;
+    export_writer *w;
+    export_format fmt;
+    struct evbuffer *buf;
+    char after[64];
+    int started;
+    int more;                /* the last page was full: ask for the next */
+} export_op;
+
+static void export_op_free(export_op *op)
+{
+    http_unwatch(&op->req);
+    export_free(op->w);
+    if (op->buf) evbuffer_free(op->buf);
+    free(op);
+}
+
+static int to_buffer(void *ud, const char *data, size_t len) { return evbuffer_add(ud, data, len); }
+
+static void next_page(export_op *op);
+
+static void on_flushed(struct evhttp_connection *conn, void *arg)
+{
+    export_op *op = arg;
+    if (!op->req) { export_op_free(op); return; }
+    next_page(op);
+}
+
+static void on_page(void *ud, store_status st, const store_vote_record *recs, size_t n)
+{
+    export_op *op = ud;
+    server *s = op->s;
+    if (!op->req) { export_op_free(op); return; }
+    if (st != STORE_OK) {
+        struct evhttp_request *req = op->req;
+        http_unwatch(&op->req);
+        op->req = NULL;
+        if (!op->started) http_error(s, req, 503, "unavailable", "the vote store is unavailable; try again");
+        else evhttp_connection_free(evhttp_request_get_connection(req));  /* truncated: no final chunk */
+        export_op_free(op);
+        return;
+    }
+    if (!op->started) {
+        op->started = 1;
+        http_headers(op->req, export_content_type(op->fmt));
+        http_log(s, op->req, 200, 0);
+        evhttp_send_reply_start(op->req, 200, "OK");
+        export_begin(op->w);
+    }
+    for (size_t i = 0; i < n; i++) export_record(op->w, &recs[i]);
+    if (n) snprintf(op->after, sizeof op->after, "%s", recs[n - 1].id);
+    op->more = n == EXPORT_PAGE;
+    if (!op->more) {
+        export_end(op->w);
+        struct evhttp_request *req = op->req;
+        http_unwatch(&op->req);
+        op->req = NULL;
+        evhttp_send_reply_chunk(req, op->buf);
+        evhttp_send_reply_end(req);
+        export_op_free(op);
+        return;
+    }
+    evhttp_send_reply_chunk_with_cb(op->req, op->buf, on_flushed, op);
+}
+
+static void next_page(export_op *op)
+{
+    if (store_scan_votes(op->s->store, op->after, EXPORT_PAGE, on_page, op) < 0) on_page(op, STORE_UNAVAILABLE, NULL, 0);
+}
+
+void export_route(server *s, struct evhttp_request *req, const char *what)
+{
+    int anony = anony_param(req);
+    if (strcmp(what, "leaderboard.csv") == 0) {
+        board_method m;
+        if (anony < 0 || method_param(req, &m) < 0) { http_error(s, req, 400, "bad_parameter", "method must be bt or elo, anony 0 or 1"); return; }
+        send_blob(s, req, board_leaderboard_csv(s->board, m, anony), "text/csv; charset=utf-8");
+        return;
+    }
+    export_format fmt;
+    if (strcmp(what, "battles.json") == 0) fmt = EXPORT_JSON;
+    else if (strcmp(what, "battles.csv") == 0) fmt = EXPORT_CSV;
+    else { http_error(s, req, 404, "not_found", "no such export"); return; }
+    /* Exports default to every vote; ?anony=1 keeps the anonymous board's votes. */
+    char *a = http_query(req, "anony"), *since = http_query(req, "since");
+    export_filter f = {.anony_only = a && anony == 1, .since = NAN};
+    char *end = NULL;
+    int bad = anony < 0;
+    if (since) {
+        f.since = strtod(since, &end);
+        bad |= end == since || *end || !isfinite(f.since);
+    }
+    free(a);
+    free(since);
+    if (bad) { http_error(s, req, 400, "bad_parameter", "anony must be 0 or 1, since a number of seconds"); return; }
+    export_op *op = calloc(1, sizeof *op);
+    char err[128];
+    if (!op || !(op->buf = evbuffer_new()) || !(op->w = export_new(fmt, &f, to_buffer, op->buf, err, sizeof err))) {
+        if (op) export_op_free(op);
+        http_error(s, req, 500, "internal", "out of memory");
+        return;
+    }
+    op->s = s;
+    op->fmt = fmt;
+    http_watch(req, &op->req);
+    next_page(op);
+}
+
+/* ---- the board's feed ---- */
+
+static void on_votes(void *ud, store_status st, const store_vote_record *recs, size_t n)
+{
+    server *s = ud;
+    for (size_t i = 0; st == STORE_OK && i < n; i++) board_add_vote(s->board, &recs[i]);
+}
+
+void votes_follow(server *s)
+{
+    store_follow_votes(s->store, "0", on_votes, s);
+}
