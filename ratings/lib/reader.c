@@ -813,6 +813,18 @@ typedef struct rd_input {
     unsigned char *out;                  /* inflate output */
 } rd_input;
 
+/* read(2) into buf, retried on EINTR; returns the byte count or -1 with the error set. */
+static ssize_t read_some(rd_ctx *c, int fd, unsigned char *buf, size_t n)
+{
+    ssize_t got;
+    do
+        got = read(fd, buf, n);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        rd_fail(c, -1, "read error: %s", strerror(errno));
+    return got;
+}
+
 /* Next run of undecoded bytes into in->rp/rn; returns 1, 0 at the end, -1 on error. */
 static int raw_next(rd_ctx *c, rd_input *in)
 {
@@ -828,14 +840,9 @@ static int raw_next(rd_ctx *c, rd_input *in)
         in->rn = n;
         in->mem_pos += n;
     } else {
-        ssize_t n;
-        do
-            n = read(in->fd, in->raw, RD_CHUNK);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            rd_fail(c, -1, "read error: %s", strerror(errno));
+        ssize_t n = read_some(c, in->fd, in->raw, RD_CHUNK);
+        if (n < 0)
             return -1;
-        }
         in->rp = in->raw;
         in->rn = (size_t)n;
     }
@@ -850,14 +857,9 @@ static int raw_peek(rd_ctx *c, rd_input *in)
     if (raw_next(c, in) <= 0 || in->fd < 0)
         return c->failed ? -1 : 0;
     while (in->rn < 4) {
-        ssize_t n;
-        do
-            n = read(in->fd, in->raw + in->rn, RD_CHUNK - in->rn);
-        while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            rd_fail(c, -1, "read error: %s", strerror(errno));
+        ssize_t n = read_some(c, in->fd, in->raw + in->rn, RD_CHUNK - in->rn);
+        if (n < 0)
             return -1;
-        }
         if (n == 0)
             break;
         in->rn += (size_t)n;

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,21 @@
 #define SYNTH_JUDGES 5000
 #define SYNTH_RECORD_MAX 512        /* bytes one formatted record can take, with margin */
 
+static int synth_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Writes "synth: <message>" into err; returns -1. */
+static int synth_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen < 8)
+        return -1;
+    strcpy(err, "synth: ");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err + 7, errlen - 7, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
 static int synth_check(const synth_options *o, char *err, size_t errlen)
 {
     const char *why = NULL;
@@ -37,9 +53,7 @@ static int synth_check(const synth_options *o, char *err, size_t errlen)
     else if (o->format != RD_FORMAT_AUTO && o->format != RD_FORMAT_JSON && o->format != RD_FORMAT_JSONL &&
              o->format != RD_FORMAT_CSV)
         why = "unknown format";
-    if (why && err && errlen)
-        snprintf(err, errlen, "synth: %s", why);
-    return why ? -1 : 0;
+    return why ? synth_fail(err, errlen, "%s", why) : 0;
 }
 
 static gsl_rng *synth_rng(const synth_options *o, char *err, size_t errlen)
@@ -47,8 +61,7 @@ static gsl_rng *synth_rng(const synth_options *o, char *err, size_t errlen)
     gsl_set_error_handler_off();
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     if (!r) {
-        if (err && errlen)
-            snprintf(err, errlen, "synth: out of memory");
+        synth_fail(err, errlen, "out of memory");
         return NULL;
     }
     gsl_rng_set(r, o->seed);
@@ -261,9 +274,7 @@ static int state_init(synth_state *s, const synth_options *o, char *err, size_t 
     return 0;
 err:
     free(weight);
-    if (err && errlen)
-        snprintf(err, errlen, "synth: out of memory");
-    return -1;
+    return synth_fail(err, errlen, "out of memory");
 }
 
 static void state_free(synth_state *s)
@@ -288,8 +299,7 @@ int synth_write(FILE *out, const synth_options *o, char *err, size_t errlen)
     if (state_init(&s, o, err, errlen) < 0)
         goto err;
     if (!(ob = malloc(sizeof *ob))) {
-        if (err && errlen)
-            snprintf(err, errlen, "synth: out of memory");
+        synth_fail(err, errlen, "out of memory");
         goto err;
     }
     ob->f = out;
@@ -319,8 +329,7 @@ int synth_write(FILE *out, const synth_options *o, char *err, size_t errlen)
         PUT_LIT(ob, "]\n");
     out_flush(ob);
     if (ob->failed || fflush(out) != 0) {
-        if (err && errlen)
-            snprintf(err, errlen, "synth: write error: %s", strerror(errno));
+        synth_fail(err, errlen, "write error: %s", strerror(errno));
         goto err;
     }
     free(ob);
