@@ -168,5 +168,12 @@ int main(void)
         all_rejected &= synth_true_ratings(&bad[i], r1, err, sizeof err) == -1;
     }
     CHECK(all_rejected, "invalid options are rejected with a message");
+    FILE *full = fopen("/dev/full", "w");
+    if (full) {
+        synth_options big = {.models = 5, .votes = 5000, .seed = 1, .ties = 0.1, .format = RD_FORMAT_CSV};
+        CHECK(synth_write(full, &big, err, sizeof err) == -1 && strstr(err, "synth: write error"),
+              "a full disk is a write error: %s", err);
+        fclose(full);
+    }
     return check_exit();
 }
