@@ -17,8 +17,10 @@
 /* Below this many rows per thread, splitting a step costs more than it saves. */
 #define MIN_ROWS_PER_THREAD 4
 
+/* Keys are stored transposed per head, [n_layers][n_kv_heads][head_size][seq_len], for
+ * inf_attention_head(); values as rows, [n_layers][seq_len][kv_dim]. */
 struct cpu_kv {
-    float *key, *value; /* [n_layers][seq_len][kv_dim] each */
+    float *key, *value;
 };
 
 struct cpu {
@@ -144,17 +146,20 @@ static void forward_rows(struct cpu *cpu, int r0, int r1, float *att)
             const float *cs = cpu->rope + (size_t)pos * hs;
             inf_rope(q + (size_t)r * dim, dim, hs, cs);
             inf_rope(k + (size_t)r * kv_dim, kv_dim, hs, cs);
-            size_t at = l * layer_kv + (size_t)pos * kv_dim;
-            memcpy(kv->key + at, k + (size_t)r * kv_dim, (size_t)kv_dim * sizeof *k);
-            memcpy(kv->value + at, v + (size_t)r * kv_dim, (size_t)kv_dim * sizeof *v);
+            float *key = kv->key + l * layer_kv + pos;
+            for (int j = 0; j < kv_dim; j++)
+                key[(size_t)j * c->seq_len] = k[(size_t)r * kv_dim + j];
+            memcpy(kv->value + l * layer_kv + (size_t)pos * kv_dim, v + (size_t)r * kv_dim,
+                   (size_t)kv_dim * sizeof *v);
         }
         for (int r = 0; r < rows; r++) {
             const struct cpu_kv *kv = cpu->kv[r0 + r];
             int n_pos = cpu->pos[r0 + r] + 1;
             for (int h = 0; h < c->n_heads; h++) {
-                size_t kv_off = l * layer_kv + (size_t)(h / kv_mul) * hs;
+                size_t kv_head = (size_t)(h / kv_mul) * hs;
                 inf_attention_head(xb + (size_t)r * dim + (size_t)h * hs, q + (size_t)r * dim + (size_t)h * hs,
-                                   kv->key + kv_off, kv->value + kv_off, kv_dim, n_pos, hs, att);
+                                   kv->key + l * layer_kv + kv_head * c->seq_len, c->seq_len,
+                                   kv->value + l * layer_kv + kv_head, kv_dim, n_pos, hs, att);
             }
         }
         inf_matmul(xb2, xb, w->wo + ld * dim, rows, dim, dim, 0, dim);

@@ -18,45 +18,54 @@ void inf_rmsnorm(float *out, const float *x, const float *weight, int rows, int 
     }
 }
 
-/* Dot products are summed in LANES interleaved partial sums (which the compiler keeps in
- * vector registers), then the lanes pairwise, then the tail: a fixed order for a given n. */
-#define LANES 8
+/* Dot products are summed in 8 interleaved partial sums held in one vector (GCC/clang
+ * vector extension: two SSE registers, or one AVX register in the AVX2 clone), then the
+ * lanes pairwise, then the scalar tail: a fixed order for a given length, on any CPU.
+ * (ISO C mode means no FMA contraction, so both clones round identically.) */
+/* The vectors never cross a call boundary (all static inline): no ABI concern. */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float v8f __attribute__((vector_size(32)));
 
-static inline float reduce_lanes(const float *acc)
+static inline v8f load8(const float *p)
 {
-    return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+    v8f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline float reduce8(v8f a)
+{
+    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
 }
 
 /* One weight row against one input row. */
 static inline float dot1(const float *w, const float *x, int n)
 {
-    float acc[LANES] = {0};
+    v8f acc = {0};
     int i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++)
-            acc[j] += w[i + j] * x[i + j];
-    float s = reduce_lanes(acc);
+    for (; i + 8 <= n; i += 8)
+        acc += load8(w + i) * load8(x + i);
+    float s = reduce8(acc);
     for (; i < n; i++)
         s += w[i] * x[i];
     return s;
 }
 
-/* Four weight rows against one input row: the same arithmetic as four dot1() calls,
- * interleaved so that the four independent sums overlap in the pipeline. */
+/* Four weight rows against one input row: the arithmetic of four dot1() calls,
+ * interleaved so that the four sums overlap in the pipeline and x is loaded once. */
 static inline void dot4(float *out, const float *w, const float *x, int n)
 {
     const float *w0 = w, *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
-    float a0[LANES] = {0}, a1[LANES] = {0}, a2[LANES] = {0}, a3[LANES] = {0};
+    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     int i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int j = 0; j < LANES; j++) {
-            float xv = x[i + j];
-            a0[j] += w0[i + j] * xv;
-            a1[j] += w1[i + j] * xv;
-            a2[j] += w2[i + j] * xv;
-            a3[j] += w3[i + j] * xv;
-        }
-    float s0 = reduce_lanes(a0), s1 = reduce_lanes(a1), s2 = reduce_lanes(a2), s3 = reduce_lanes(a3);
+    for (; i + 8 <= n; i += 8) {
+        v8f xv = load8(x + i);
+        a0 += load8(w0 + i) * xv;
+        a1 += load8(w1 + i) * xv;
+        a2 += load8(w2 + i) * xv;
+        a3 += load8(w3 + i) * xv;
+    }
+    float s0 = reduce8(a0), s1 = reduce8(a1), s2 = reduce8(a2), s3 = reduce8(a3);
     for (; i < n; i++) {
         s0 += w0[i] * x[i];
         s1 += w1[i] * x[i];
@@ -69,6 +78,7 @@ static inline void dot4(float *out, const float *w, const float *x, int n)
     out[3] = s3;
 }
 
+__attribute__((target_clones("avx2", "default")))
 void inf_matmul(float *out, const float *x, const float *w, int rows, int in, int out_dim,
                 int out_begin, int out_end)
 {
@@ -109,6 +119,12 @@ void inf_rope(float *vec, int len, int head_size, const float *cos_sin_row)
     }
 }
 
+/* expf() of anything below this is exactly 0 in float, but glibc takes a slow path to
+ * say so (underflow handling): skip the call. */
+#define EXPF_ZERO_BELOW -104.0f
+
+static inline float exp_or_zero(float x) { return x < EXPF_ZERO_BELOW ? 0.0f : expf(x); }
+
 void inf_softmax(float *x, int n)
 {
     float max = x[0];
@@ -117,31 +133,60 @@ void inf_softmax(float *x, int n)
             max = x[i];
     float sum = 0.0f;
     for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - max);
+        x[i] = exp_or_zero(x[i] - max);
         sum += x[i];
     }
     for (int i = 0; i < n; i++)
         x[i] /= sum;
 }
 
-void inf_attention_head(float *out, const float *q, const float *keys, const float *values,
-                        int kv_stride, int n_pos, int head_size, float *att)
+/* Scores are computed for 8 positions at once from the transposed keys (no horizontal
+ * sums); each score is summed over i in order, as run.c does. The weighted sum of values
+ * keeps 4 interleaved partial sums per 8 components (vector registers) when the head is a
+ * multiple of 8 wide (all llama2.c models); other widths take scalar loops. */
+__attribute__((target_clones("avx2", "default")))
+void inf_attention_head(float *out, const float *q, const float *keys, int key_stride,
+                        const float *values, int value_stride, int n_pos, int head_size, float *att)
 {
     const float scale = sqrtf((float)head_size);
-    for (int t = 0; t < n_pos; t++) {
-        const float *k = keys + (size_t)t * kv_stride;
-        float score = 0.0f;
-        for (int i = 0; i < head_size; i++)
-            score += q[i] * k[i];
+    int t = 0;
+    for (; t + 8 <= n_pos; t += 8) {
+        v8f acc = q[0] * load8(keys + t);
+        for (int i = 1; i < head_size; i++)
+            acc += q[i] * load8(keys + (size_t)i * key_stride + t);
+        acc /= scale;
+        memcpy(att + t, &acc, sizeof acc);
+    }
+    for (; t < n_pos; t++) {
+        float score = q[0] * keys[t];
+        for (int i = 1; i < head_size; i++)
+            score += q[i] * keys[(size_t)i * key_stride + t];
         att[t] = score / scale;
     }
     inf_softmax(att, n_pos);
+    if (head_size % 8 == 0) {
+        for (int i = 0; i < head_size; i += 8) {
+            const float *v = values + i;
+            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+            int u = 0;
+            for (; u + 4 <= n_pos; u += 4) {
+                a0 += att[u] * load8(v + (size_t)u * value_stride);
+                a1 += att[u + 1] * load8(v + (size_t)(u + 1) * value_stride);
+                a2 += att[u + 2] * load8(v + (size_t)(u + 2) * value_stride);
+                a3 += att[u + 3] * load8(v + (size_t)(u + 3) * value_stride);
+            }
+            for (; u < n_pos; u++)
+                a0 += att[u] * load8(v + (size_t)u * value_stride);
+            v8f sum = (a0 + a1) + (a2 + a3);
+            memcpy(out + i, &sum, sizeof sum);
+        }
+        return;
+    }
     memset(out, 0, (size_t)head_size * sizeof *out);
-    for (int t = 0; t < n_pos; t++) {
-        const float *v = values + (size_t)t * kv_stride;
-        float a = att[t];
+    for (int u = 0; u < n_pos; u++) {
+        const float *v = values + (size_t)u * value_stride;
         for (int i = 0; i < head_size; i++)
-            out[i] += a * v[i];
+            out[i] += att[u] * v[i];
     }
 }
 
@@ -149,7 +194,7 @@ void inf_swiglu(float *h, const float *g, int n)
 {
     for (int i = 0; i < n; i++) {
         float val = h[i];
-        val *= 1.0f / (1.0f + expf(-val));
+        val *= 1.0f / (1.0f + exp_or_zero(-val));
         h[i] = val * g[i];
     }
 }

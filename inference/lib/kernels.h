@@ -25,11 +25,12 @@ void inf_rope(float *vec, int len, int head_size, const float *cos_sin_row);
 void inf_softmax(float *x, int n);
 
 /* One head of causal attention for one token: out[HEAD_SIZE] = sum_t softmax(q.k_t /
- * sqrt(head_size))_t v_t for t < N_POS. KEYS/VALUES point at this head's slice of
- * position 0 in the cache; consecutive positions are KV_STRIDE floats apart.
- * ATT is scratch of N_POS floats. */
-void inf_attention_head(float *out, const float *q, const float *keys, const float *values,
-                        int kv_stride, int n_pos, int head_size, float *att);
+ * sqrt(head_size))_t v_t for t < N_POS. KEYS holds this head's keys transposed:
+ * component i of position t at keys[i * KEY_STRIDE + t] (key_stride >= n_pos), so that
+ * scores come 8 positions at a time. VALUES holds position t's values at
+ * values[t * VALUE_STRIDE]. ATT is scratch of N_POS floats. */
+void inf_attention_head(float *out, const float *q, const float *keys, int key_stride,
+                        const float *values, int value_stride, int n_pos, int head_size, float *att);
 
 /* h[i] = silu(h[i]) * g[i] for i < N (the SwiGLU gate). */
 void inf_swiglu(float *h, const float *g, int n);
