@@ -256,7 +256,7 @@ int bts_factor(const bts_problem *p, size_t c, const double *s, const double *n,
 }
 
 int bts_newton(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
-               const bt_opts *o, double *eta, bts_work *w, int *iters, double *max_grad)
+               const bt_opts *o, double step_tol, double *eta, bts_work *w, int *iters, double *max_grad)
 {
     size_t first = p->comp_start[c], m = p->comp_start[c + 1] - first;
     gsl_matrix_view hv = gsl_matrix_submatrix(w->m, 0, 0, m, m);
@@ -267,59 +267,48 @@ int bts_newton(const bts_problem *p, size_t c, const double *s, const double *n,
     *max_grad = 0;
     if (m < 2) return 0;
 
-    double f = evaluate(p, c, s, n, l2, eta, 1, g, h);
+    /* f (the objective) is computed only when a step has to be checked by backtracking:
+     * from a warm start the full step nearly always lowers the gradient and is taken. */
+    double f = NAN;
+    evaluate(p, c, s, n, l2, eta, 0, g, h);
     for (int it = 0; it < o->max_iter; it++) {
-        *max_grad = max_abs(g);
-        if (*max_grad <= o->tol) return 0;
+        double grad = max_abs(g);
+        *max_grad = grad;
+        if (grad <= o->tol) return 0;
         if (gsl_linalg_cholesky_decomp1(h) != GSL_SUCCESS) return -1;
         if (gsl_linalg_cholesky_solve(h, g, dir) != GSL_SUCCESS) return -1;
         gsl_vector_scale(dir, -1);
-        double slope, step_max = max_abs(dir);
+        double slope, step_max = max_abs(dir), t = 1;
         gsl_blas_ddot(g, dir, &slope);
         (*iters)++;
-        /* Backtracking while the decrease is measurable; once the predicted decrease is
-         * below the rounding of f, the full Newton step is taken (quadratic region). */
-        int measurable = -slope > 64 * DBL_EPSILON * (1 + fabs(f));
-        double t = 1, f_new = f;
-        for (;;) {
-            for (size_t x = 0; x < m; x++) w->trial[mem[x]] = eta[mem[x]] + t * gsl_vector_get(dir, x);
-            if (!measurable) break;
-            f_new = evaluate(p, c, s, n, l2, w->trial, 1, g, NULL);
-            if (f_new <= f + 1e-4 * t * slope) break;
-            t *= 0.5;
-            if (t < 1e-12) return 0;     /* no descent left: stalled at machine precision */
+        for (size_t x = 0; x < m; x++) w->trial[mem[x]] = eta[mem[x]] + gsl_vector_get(dir, x);
+        evaluate(p, c, s, n, l2, w->trial, 0, g, h);
+        if (max_abs(g) < grad) {
+            f = NAN;
+        } else {
+            /* Backtracking on f while the decrease is measurable; below the rounding of f
+             * the full step is taken (quadratic region). */
+            if (isnan(f)) f = evaluate(p, c, s, n, l2, eta, 1, g, NULL);
+            int measurable = -slope > 64 * DBL_EPSILON * (1 + fabs(f));
+            for (;;) {
+                for (size_t x = 0; x < m; x++) w->trial[mem[x]] = eta[mem[x]] + t * gsl_vector_get(dir, x);
+                double f_new = evaluate(p, c, s, n, l2, w->trial, 1, g, h);
+                if (!measurable || f_new <= f + 1e-4 * t * slope) {
+                    f = f_new;
+                    break;
+                }
+                t *= 0.5;
+                if (t < 1e-12) {          /* no descent left: stalled at machine precision */
+                    *max_grad = grad;
+                    return 0;
+                }
+            }
         }
         for (size_t x = 0; x < m; x++) eta[mem[x]] = w->trial[mem[x]];
-        f = evaluate(p, c, s, n, l2, eta, 1, g, h);
-        if (t * step_max < 1e-15) {
-            *max_grad = max_abs(g);
-            return 0;
-        }
+        *max_grad = max_abs(g);
+        if (t * step_max < 1e-15 || (t == 1 && step_max < step_tol)) return 0;
     }
-    *max_grad = max_abs(g);
     return 0;
-}
-
-int bts_chord(const bts_problem *p, size_t c, const double *s, const double *n,
-              const gsl_matrix *factor, const bt_opts *o, double *eta, bts_work *w, int *iters)
-{
-    size_t first = p->comp_start[c], m = p->comp_start[c + 1] - first;
-    gsl_vector_view gv = gsl_vector_subvector(w->g, 0, m), dv = gsl_vector_subvector(w->d, 0, m);
-    gsl_vector *g = &gv.vector, *dir = &dv.vector;
-    const uint32_t *mem = p->members + first;
-    if (m < 2) return 0;
-    double prev = INFINITY;
-    for (int it = 0; it < 4 * o->max_iter; it++) {
-        evaluate(p, c, s, n, 0, eta, 0, g, NULL);
-        double mg = max_abs(g);
-        if (mg <= o->tol) return 0;
-        if (!(mg < prev)) return 1;          /* not contracting: the caller uses Newton */
-        prev = mg;
-        if (gsl_linalg_cholesky_solve(factor, g, dir) != GSL_SUCCESS) return 1;
-        for (size_t x = 0; x < m; x++) eta[mem[x]] -= gsl_vector_get(dir, x);
-        (*iters)++;
-    }
-    return 1;
 }
 
 void bts_ratings(const bts_problem *p, const bt_opts *o, const double *eta, long anchor,
@@ -425,7 +414,7 @@ int bt_fit(const rt_data *d, const bt_opts *opts, bt_result *out, char *err, siz
                             rt_component_names(d, c, names, sizeof names), lose, win, o.l2) < 0)
                 goto nomem;
         }
-        if (bts_newton(&p, c, s, n, l2, &o, eta, &w, &out->iterations, &max_grad) < 0) {
+        if (bts_newton(&p, c, s, n, l2, &o, 0, eta, &w, &out->iterations, &max_grad) < 0) {
             snprintf(err, errlen, "Bradley-Terry: the Hessian of %s is not positive definite",
                      rt_component_names(d, c, names, sizeof names));
             goto err;

@@ -56,20 +56,16 @@ void bts_pair_counts(const bts_problem *p, const rt_data *d, const unsigned *cou
 /* 1 when the MLE of component c exists (its "beats" digraph is strongly connected). */
 int bts_mle_exists(const bts_problem *p, size_t c, const double *s, const double *n, bts_work *w);
 
-/* Full Newton with backtracking on component c, eta[k] in/out (global indices).
+/* Full Newton with backtracking on component c, eta[k] in/out (global indices). Stops at
+ * max |gradient| <= o->tol, or after a full step of max |step| < step_tol (0: never).
  * 0 converged or stalled at machine precision, -1 factorisation failure. */
 int bts_newton(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
-               const bt_opts *o, double *eta, bts_work *w, int *iters, double *max_grad);
+               const bt_opts *o, double step_tol, double *eta, bts_work *w, int *iters, double *max_grad);
 
 /* Fills mat (members x members of c) with H + l2 I + alpha 1 1^T at eta, factorised
- * (Cholesky). -1 when not positive definite. */
+ * (Cholesky), for the sandwich. -1 when not positive definite. */
 int bts_factor(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
                const double *eta, gsl_matrix *mat);
-
-/* Simplified Newton: steps with a fixed factor (from the point estimate) until
- * max |gradient| <= tol. 0 converged, 1 did not converge (caller falls back). */
-int bts_chord(const bts_problem *p, size_t c, const double *s, const double *n,
-              const gsl_matrix *factor, const bt_opts *o, double *eta, bts_work *w, int *iters);
 
 /* eta -> ratings: each component centred at o->init, then the anchor shift (anchor < 0:
  * none). */

@@ -109,8 +109,8 @@ struct job {
     const elo_opts    *eo;
     long               anchor;
     const double      *eta0;
-    gsl_matrix       **factor;      /* [n_comp] fixed Newton factors at eta0; NULL: none */
     const double      *prob;        /* [n_triples] */
+    gsl_ran_discrete_t *table;      /* for few battles: one draw per battle; else NULL */
     unsigned long      seed;
     int                rounds;
     round_fn           round;
@@ -155,6 +155,11 @@ static unsigned long round_seed(unsigned long seed, int round)
     return (unsigned long)(x ^ (x >> 31));
 }
 
+/* A round stops after a full Newton step smaller than this (log-odds units, 2e-5 rating
+ * points): convergence is quadratic there, so what is left is far below 1e-10. It saves
+ * the last iteration, whose only use would be to confirm the gradient. */
+#define BOOTSTRAP_STEP_TOL 1e-7
+
 static int bt_round(worker *w, int round, double *out, int *regularised)
 {
     const job *j = w->job;
@@ -162,20 +167,24 @@ static int bt_round(worker *w, int round, double *out, int *regularised)
     int iters = 0;
     double max_grad;
     gsl_rng_set(w->rng, round_seed(j->seed, round));
-    gsl_ran_multinomial(w->rng, p->n_triples, (unsigned)j->d->n_battles, j->prob, w->counts);
+    if (j->table) {
+        memset(w->counts, 0, p->n_triples * sizeof *w->counts);
+        for (uint64_t b = 0; b < j->d->n_battles; b++) w->counts[gsl_ran_discrete(w->rng, j->table)]++;
+    } else {
+        gsl_ran_multinomial(w->rng, p->n_triples, (unsigned)j->d->n_battles, j->prob, w->counts);
+    }
     bts_pair_counts(p, j->d, w->counts, w->s, w->n);
+    /* Every round starts from the point estimate: a resample is close to the data, so
+     * Newton needs few steps, and rounds do not depend on each other. */
     memcpy(w->eta, j->eta0, p->k * sizeof *w->eta);
     for (size_t c = 0; c < p->n_comp; c++) {
+        double l2 = 0;
         if (!bts_mle_exists(p, c, w->s, w->n, &w->work)) {
             *regularised = 1;
-            if (bts_newton(p, c, w->s, w->n, j->bo->l2, j->bo, w->eta, &w->work, &iters, &max_grad) < 0) return -1;
-            continue;
+            l2 = j->bo->l2;
         }
-        if (j->factor[c] && bts_chord(p, c, w->s, w->n, j->factor[c], j->bo, w->eta, &w->work, &iters) == 0)
-            continue;
-        for (size_t x = p->comp_start[c]; x < p->comp_start[c + 1]; x++)
-            w->eta[p->members[x]] = j->eta0[p->members[x]];
-        if (bts_newton(p, c, w->s, w->n, 0, j->bo, w->eta, &w->work, &iters, &max_grad) < 0) return -1;
+        if (bts_newton(p, c, w->s, w->n, l2, j->bo, BOOTSTRAP_STEP_TOL, w->eta, &w->work, &iters, &max_grad) < 0)
+            return -1;
     }
     bts_ratings(p, j->bo, w->eta, j->anchor, out);
     return 0;
@@ -315,9 +324,8 @@ int ci_bt_bootstrap(const rt_data *d, const bt_opts *bo, const bt_result *point,
                     const ci_opts *co, ci_result *out, char *err, size_t errlen)
 {
     bts_problem p = { 0 };
-    bts_work w = { 0 };
-    double *eta0 = NULL, *prob = NULL, *s = NULL, *n = NULL;
-    gsl_matrix **factor = NULL;
+    double *eta0 = NULL, *prob = NULL;
+    gsl_ran_discrete_t *table = NULL;
     bt_opts bdef;
     ci_opts cdef;
     int rc = -1;
@@ -331,46 +339,29 @@ int ci_bt_bootstrap(const rt_data *d, const bt_opts *bo, const bt_result *point,
         snprintf(err, errlen, "bootstrap: %llu battles is more than a resample can hold", (unsigned long long)d->n_battles);
         return -1;
     }
-    if (bts_problem_init(&p, d) < 0 || bts_work_init(&w, &p) < 0) goto nomem;
+    if (bts_problem_init(&p, d) < 0) goto nomem;
     eta0 = malloc(p.k * sizeof *eta0);
     prob = malloc((p.n_triples + 1) * sizeof *prob);
-    s = malloc((p.n_pairs + 1) * sizeof *s);
-    n = malloc((p.n_pairs + 1) * sizeof *n);
-    factor = calloc(p.n_comp, sizeof *factor);
-    if (!eta0 || !prob || !s || !n || !factor) goto nomem;
+    if (!eta0 || !prob) goto nomem;
     point_eta(&p, bo, point->rating, eta0);
     for (size_t t = 0; t < p.n_triples; t++) prob[t] = (double)d->triples[t].count / (double)d->n_battles;
 
-    /* One Newton factor per component at the point estimate, shared by every round:
-     * resamples are close to the data, so steps with it contract fast. */
-    bts_pair_counts(&p, d, NULL, s, n);
-    for (size_t c = 0; c < p.n_comp; c++) {
-        size_t m = p.comp_start[c + 1] - p.comp_start[c];
-        if (m < 2 || !bts_mle_exists(&p, c, s, n, &w)) continue;
-        if (!(factor[c] = gsl_matrix_alloc(m, m))) goto nomem;
-        if (bts_factor(&p, c, s, n, 0, eta0, factor[c]) < 0) {
-            gsl_matrix_free(factor[c]);
-            factor[c] = NULL;
-        }
-    }
+    /* A multinomial draw costs a binomial per triple, one draw from an alias table a
+     * battle: the table wins while battles are few per triple. Both are exact. */
+    if (d->n_battles < 3 * (uint64_t)p.n_triples && !(table = gsl_ran_discrete_preproc(p.n_triples, prob)))
+        goto nomem;
 
     job j = { .d = d, .p = &p, .bo = bo, .anchor = bo->anchor_model ? rt_find(d, bo->anchor_model) : -1,
-              .eta0 = eta0, .factor = factor, .prob = prob, .seed = co->seed, .rounds = co->rounds,
+              .eta0 = eta0, .prob = prob, .table = table, .seed = co->seed, .rounds = co->rounds,
               .round = bt_round };
     rc = run_rounds(&j, co, out, err, errlen);
     goto done;
 nomem:
     snprintf(err, errlen, "out of memory");
 done:
-    if (factor)
-        for (size_t c = 0; c < p.n_comp; c++)
-            if (factor[c]) gsl_matrix_free(factor[c]);
-    free(factor);
+    if (table) gsl_ran_discrete_free(table);
     free(eta0);
     free(prob);
-    free(s);
-    free(n);
-    bts_work_free(&w);
     bts_problem_free(&p);
     return rc;
 }

@@ -9,26 +9,35 @@ void elo_opts_default(elo_opts *o)
     *o = (elo_opts){ .k = 4, .scale = 400, .base = 10, .init = 1000 };
 }
 
+/* The FastChat update with c = ln(base) / scale, so base^x is exp(c x). */
+static inline void update(double c, double k, double *ra, double *rb, rt_outcome outcome)
+{
+    double ea = 1 / (1 + exp(c * (*rb - *ra)));
+    double sa = outcome == RT_WIN_A ? 1 : outcome == RT_WIN_B ? 0 : 0.5;
+    *ra += k * (sa - ea);
+    *rb += k * ((1 - sa) - (1 - ea));
+}
+
 void elo_update(const elo_opts *o, double *ra, double *rb, rt_outcome outcome)
 {
-    double ea = 1 / (1 + pow(o->base, (*rb - *ra) / o->scale));
-    double sa = outcome == RT_WIN_A ? 1 : outcome == RT_WIN_B ? 0 : 0.5;
-    *ra += o->k * (sa - ea);
-    *rb += o->k * ((1 - sa) - (1 - ea));
+    update(log(o->base) / o->scale, o->k, ra, rb, outcome);
 }
 
 void elo_replay(const elo_opts *o, const rt_seq *seq, const size_t *order, size_t n,
                 size_t n_models, double *ratings)
 {
+    double c = log(o->base) / o->scale;
     for (size_t i = 0; i < n_models; i++) ratings[i] = o->init;
     for (size_t i = 0; i < n; i++) {
         const rt_seq *s = &seq[order ? order[i] : i];
-        elo_update(o, &ratings[s->a], &ratings[s->b], (rt_outcome)s->outcome);
+        update(c, o->k, &ratings[s->a], &ratings[s->b], (rt_outcome)s->outcome);
     }
 }
 
 int elo_fit(const rt_data *d, const elo_opts *o, double *ratings, char *err, size_t errlen)
 {
+    elo_opts def;
+    if (!o) elo_opts_default(&def), o = &def;
     if (d->n_models < 2 || !d->n_battles) {
         snprintf(err, errlen, "Elo needs battles between at least two models (have %zu models, %llu battles)",
                  d->n_models, (unsigned long long)d->n_battles);

@@ -26,7 +26,7 @@ void elo_update(const elo_opts *o, double *ra, double *rb, rt_outcome outcome);
 void elo_replay(const elo_opts *o, const rt_seq *seq, const size_t *order, size_t n,
                 size_t n_models, double *ratings);
 
-/* ratings[d->n_models]. 0, or -1 with err set when the snapshot has no sequence
+/* ratings[d->n_models]; o may be NULL (defaults). 0, or -1 with err set when the snapshot has no sequence
  * (n_battles > 0 but keep_sequence was off) or fewer than two models. */
 int elo_fit(const rt_data *d, const elo_opts *o, double *ratings, char *err, size_t errlen);
 
