@@ -436,6 +436,27 @@ static void test_skips_and_edges(void)
     rc = read_all(gzip_file(tmp_path("empty.json"), "empty.gz"), NULL, &c, &st, err, sizeof err);
     CHECK(rc == 0 && st.records == 0, "empty gzip");
 
+    p = write_text("crlf.jsonl", "\r\n{\"model_a\":\"a\",\"model_b\":\"b\",\"winner\":\"a\"}\r\n\r\n"
+                                 "{\"model_a\":\"a\",\"model_b\":\"b\",\"winner\":\"b\"}");
+    rc = read_all(p, NULL, &c, &st, err, sizeof err);
+    CHECK(rc == 0 && c.n == 2 && c.r[0].index == 2 && c.r[1].index == 4 && st.format == RD_FORMAT_JSONL,
+          "jsonl with CRLF and leading blank line: line numbers");
+
+    /* gzip members one after another, as `cat a.gz b.gz` makes them */
+    size_t n1, n2;
+    char *g1 = slurp(gzip_file(p, "part1.gz"), &n1);
+    char *g2 = slurp(gzip_file(write_text("part2.jsonl", "\n{\"model_a\":\"c\",\"model_b\":\"d\",\"winner\":\"tie\"}\n"),
+                               "part2.gz"), &n2);
+    g1 = realloc(g1, n1 + n2);
+    memcpy(g1 + n1, g2, n2);
+    rc = read_all(write_file("both.gz", g1, n1 + n2), NULL, &c, &st, err, sizeof err);
+    CHECK(rc == 0 && c.n == 3 && !strcmp(c.r[2].a, "c"), "concatenated gzip members (%s)", rc ? err : "ok");
+    free(g1);
+    free(g2);
+
+    rc = read_all(dir, NULL, &c, &st, err, sizeof err);
+    CHECK(rc == -1 && strstr(err, "read error"), "a directory: read error: %s", err);
+
     int n = 0;
     rc = rd_read(genai, NULL, stop_after_3, &n, &st, err, sizeof err);
     CHECK(rc == -1 && n == 3 && !strcmp(err, "enough at 2") && st.delivered == 2, "callback stop keeps its message");
