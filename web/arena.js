@@ -77,6 +77,9 @@ async function api(path, body) {
 
 // explain: the sentence a voter reads for a failed request.
 function explain(err) {
+  if (err.status === 429 && err.code === 'daily_cap') {
+    return `You have reached today's vote limit (${err.message}). Thank you for voting; please come back tomorrow.`;
+  }
   if (err.status === 429) {
     const wait = /^\d+$/.test(err.retryAfter || '') ? `${err.retryAfter} seconds` : 'a minute';
     return `Slow down: too many requests from your address (${err.message}). Please wait ${wait} and try again.`;
@@ -224,11 +227,16 @@ function openStream() {
     notice('The connection to the server was lost before the answers were complete.', retryStream);
     updateControls();
   });
-  es.addEventListener('end', () => {
+  es.addEventListener('end', (e) => {
     if (S.source !== es) return;
     closeStream();
     for (const side of sides()) if (side.state === 'streaming') setState(side, 'error', 'the answer ended early');
     reportFailures();
+    const d = parse(e.data);
+    if (d && d.saved === false && sides().every((s) => s.state === 'done')) {
+      notice('The server could not store these answers just now, so a vote may be refused. ' +
+             'Vote anyway, or start a new round.');
+    }
     updateControls();
   });
   updateControls();
