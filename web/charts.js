@@ -44,7 +44,7 @@ const finite = (v) => typeof v === 'number' && Number.isFinite(v);
 // ratingChart: one row per model (in the given order): a dot at the rating and a bar
 // from ci_lower to ci_upper when the interval is known.
 export function ratingChart(models) {
-  const W = 520, L = 150, R = 16, T = 8, ROW = 22, B = 28;
+  const W = 520, L = 150, R = 16, T = 8, ROW = 26, B = 28;
   const H = T + ROW * models.length + B;
   const root = frame(W, H, 'Arena score of each model with its 95 % interval');
   const values = models.flatMap((m) => [m.rating, m.ci_lower, m.ci_upper]).filter(finite);
@@ -103,7 +103,7 @@ const dark = (rgb) => 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 140;
 export function heatmap(names, matrix, kind) {
   const n = names.length;
   const L = 130, T = 110, W = 520;
-  const cell = n ? Math.min(44, (W - L - 8) / n) : 0;
+  const cell = n ? Math.min(52, (W - L - 8) / n) : 0;
   const H = T + cell * n + 8;
   const root = frame(W, H, kind === 'fraction' ? 'Win fraction heatmap' : 'Battle count heatmap');
   const values = matrix.flat().filter(finite);
@@ -142,7 +142,7 @@ function fmt(v, digits) { return finite(v) ? v.toFixed(digits) : '—'; }
 // rankScatter: points [{model, x: static rank, y: arena rank}], both 1 = best, with the
 // rank correlations (null when undefined) written above the plot.
 export function rankScatter(points, correlation) {
-  const W = 520, H = 400, L = 44, R = 16, T = 40, B = 40;
+  const W = 520, H = 340, L = 44, R = 16, T = 40, B = 40;
   const root = frame(W, H, 'Arena rank against static rank');
   const stat = correlation
     ? `Spearman ρ = ${fmt(correlation.spearman_rho, 3)} (p = ${fmt(correlation.spearman_p, 3)})   ` +

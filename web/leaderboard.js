@@ -80,6 +80,16 @@ function renderTable() {
   }
   const rows = (S.board ? S.board.models : []).map((m, i) => ({ m, i })).sort(compare(c, S.sort.dir));
   const body = $('board-body');
+  if (!rows.length) {
+    const td = document.createElement('td');
+    td.colSpan = COLUMNS.length;
+    td.className = 'empty';
+    td.textContent = 'No votes counted yet. Cast some on the battle page.';
+    const tr = document.createElement('tr');
+    tr.append(td);
+    body.replaceChildren(tr);
+    return;
+  }
   body.replaceChildren(...rows.map(({ m }) => {
     const tr = document.createElement('tr');
     for (const col of COLUMNS) {
@@ -142,7 +152,8 @@ function renderCharts(b, wins, counts) {
     .filter((m) => finite(m.static_rank) && finite(m.rank_delta))
     .map((m) => ({ model: m.model, x: m.static_rank, y: m.static_rank + m.rank_delta }));
   place('chart-scatter', points.length ? rankScatter(points, b.correlation || null)
-                                       : emptyNote('No model of the board is in the static ranking.'));
+                                       : emptyNote(rated.length ? 'No model of the board is in the static ranking.'
+                                                                : 'No ratings yet.'));
   for (const [id, m, kind] of [['chart-wins', wins, 'fraction'], ['chart-counts', counts, 'count']]) {
     place(id, m && m.models.length ? heatmap(m.models, m.matrix, kind) : emptyNote('No battles yet.'));
   }
