@@ -1,0 +1,95 @@
+# tests/ops/ops_lib.sh: helpers of the operations tests (fault, security, load), sourced
+# after tests/lib.sh. They run the shipped configs (ops/redis.conf, ops/arena.json) with
+# ports and paths changed, and count votes: sent, acknowledged (HTTP 200), found in the
+# Redis stream, lost (acknowledged but not found: must be 0).
+
+# start_ops_redis NAME [PORT] [redis-server options...]: redis-server with ops/redis.conf,
+# its data in $T/NAME (kept across a restart on the same NAME). Sets REDIS_PORT, REDIS_PID.
+start_ops_redis() {
+  local name=$1 port=${2:-}; shift; (($#)) && shift
+  REDIS_PORT=${port:-$(free_port)}
+  mkdir -p "$T/$name"
+  spawn "$name" redis-server ops/redis.conf --port "$REDIS_PORT" --dir "$T/$name" "$@"
+  REDIS_PID=$SPAWNED
+  wait_for 10 redis-cli -p "$REDIS_PORT" ping || { echo "# redis-server $name did not start"; tail "$T/$name.log"; return 1; }
+}
+
+# ops_config FILE REDIS_URL NAME=PORT...: ops/arena.json with these models on local
+# workers, Redis at REDIS_URL, short answers, no per-IP limits (the load comes from one
+# address), fast health probes. $OPS_CONFIG_EXTRA (a jq object) is merged last.
+ops_config() {
+  local file=$1 url=$2; shift 2
+  local models='[]' spec
+  for spec in "$@"; do
+    models=$(jq -c --arg n "${spec%%=*}" --arg e "http://127.0.0.1:${spec#*=}" '. + [{name: $n, endpoint: $e}]' <<<"$models")
+  done
+  jq --arg url "$url" --argjson models "$models" --argjson extra "${OPS_CONFIG_EXTRA:-{\}}" --arg log "$T/access.log" '
+    .redis.url = $url | .models = $models | .access_log = $log
+    | .battles.max_tokens = 6 | .battles.token_secret = "ops-test-secret-0123456789abcdef"
+    | .limits.battles_per_minute = 0 | .limits.votes_per_minute = 0 | .limits.votes_per_day = 0
+    | .limits.health_interval = 0.3 | .limits.upstream_timeout = 10
+    | .board.ci_method = "sandwich"
+    | . * $extra' ops/arena.json >"$file"
+}
+
+# api_post URL PATH JSON [OUT]: prints the HTTP status (000 when no answer); body in OUT.
+api_post() {
+  curl -s -m 10 -o "${4:-/dev/null}" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary "$3" "$1$2"
+}
+
+# make_battles URL N FILE: N battles created and streamed to the end (4 at a time);
+# "id token" lines appended to FILE.
+make_battles() {
+  local url=$1 n=$2 file=$3 j pids=()
+  for ((j = 0; j < 4; j++)); do
+    (
+      local i body
+      for ((i = j; i < n; i += 4)); do
+        body=$(curl -s -m 10 -X POST -H 'Content-Type: application/json' -d '{"prompt":"Once upon a time"}' "$url/api/battles")
+        local id=$(jq -r .id <<<"$body") tok=$(jq -r .token <<<"$body")
+        [[ $id != null && -n $id ]] || continue
+        timeout 30 curl -sN "$url/api/battles/$id/stream" >/dev/null
+        echo "$id $tok" >>"$file"
+      done
+    ) &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+}
+
+# vote_battles URL BATTLES OUT [PAUSE]: one vote per battle of BATTLES, in order, one at
+# a time; "id status" lines appended to OUT as each answer comes.
+vote_battles() {
+  local url=$1 in=$2 out=$3 pause=${4:-0} id tok
+  while read -r id tok; do
+    echo "$id $(api_post "$url" "/api/battles/$id/vote" "{\"winner\":\"a\",\"token\":\"$tok\"}")" >>"$out"
+    [[ $pause == 0 ]] || sleep "$pause"
+  done <"$in"
+}
+
+# stream_ids PORT: the question_id of every record in the vote stream, one a line.
+stream_ids() {
+  redis-cli -p "$1" --raw xrange 'arena:{a}:votes' - + | awk 'prev == "question_id" { print } { prev = $0 }'
+}
+
+# count_votes PORT VOTES_FILE: prints what it counted as comments and checks that every
+# acknowledged vote is in the stream once, and that no battle has two records.
+count_votes() {
+  local port=$1 file=$2
+  stream_ids "$port" | sort >"$T/found.ids"
+  awk '$2 == 200 { print $1 }' "$file" | sort -u >"$T/acked.ids"
+  local sent ack found lost refused other dup
+  sent=$(wc -l <"$file")
+  ack=$(wc -l <"$T/acked.ids")
+  found=$(comm -12 "$T/acked.ids" "$T/found.ids" | wc -l)
+  lost=$(comm -23 "$T/acked.ids" "$T/found.ids" | wc -l)
+  refused=$(awk '$2 == 503' "$file" | wc -l)
+  other=$(awk '$2 != 200 && $2 != 503 { print $2 }' "$file" | sort | uniq -c | awk '{printf "%s×%s ", $2, $1}')
+  dup=$(uniq -d "$T/found.ids" | wc -l)
+  echo "# votes sent $sent, acknowledged $ack, found $found, lost $lost, refused with 503 $refused, other answers: ${other:-none}"
+  echo "# records in the stream $(wc -l <"$T/found.ids"), battles with two records $dup"
+  expect_eq "no acknowledged vote lost" "$lost" 0
+  expect_eq "one record per battle" "$dup" 0
+  COUNT_ACK=$ack COUNT_REFUSED=$refused
+}
