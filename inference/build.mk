@@ -18,3 +18,6 @@ $(eval $(call test_rules,inference,$(INFERENCE_LIB),$(INFERENCE_LDLIBS)))
 # The forward pass is all float loops: -O3 lets gcc vectorise the kernels (interleaved
 # partial sums, no -ffast-math, so the arithmetic stays exactly as written).
 $(BUILD)/inference/lib/kernels.o $(BUILD)/inference/lib/cpu.o: CFLAGS += -O3
+
+# The GPU path (make cuda, make test-cuda).
+include inference/cuda/cuda.mk
