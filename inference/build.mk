@@ -15,6 +15,13 @@ $(BIN)/arena-worker: $(call objs,inference/cli) $(INFERENCE_LIB)
 PROGRAMS += $(BIN)/arena-worker
 $(eval $(call test_rules,inference,$(INFERENCE_LIB),$(INFERENCE_LDLIBS)))
 
+# The load client of tests/inference/bench_serve.sh. It takes arguments (URL, streams),
+# so it is not a bench_*.c program, which make bench would run bare.
+$(BIN)/inference-loadgen: $(BUILD)/tests/inference/loadgen.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -levent -o $@
+BENCH_PROGS += $(BIN)/inference-loadgen
+
 # The forward pass is all float loops: -O3 lets gcc vectorise the kernels (interleaved
 # partial sums, no -ffast-math, so the arithmetic stays exactly as written).
 $(BUILD)/inference/lib/kernels.o $(BUILD)/inference/lib/cpu.o: CFLAGS += -O3

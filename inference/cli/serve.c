@@ -86,6 +86,7 @@ struct server {
     struct oai_buf buf;           /* reused JSON scratch */
 
     struct stream *live;          /* every stream not yet freed */
+    struct stream *pending;       /* during a drain: the stream whose events buf holds */
     uint64_t next_id;
     long long started;
     uint64_t requests[N_ROUTES][N_STATUSES];
@@ -262,7 +263,6 @@ static void finish_stream(struct server *srv, struct stream *st, enum sched_stat
     struct oai_usage usage = {sched_req_prompt_tokens(st->job), sched_req_completion_tokens(st->job)};
     struct oai_error err;
     evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL, NULL);
-    srv->buf.len = 0;
     if (status == SCHED_ERROR || status == SCHED_CANCELLED)
         oai_error_set(&err, 500, "server_error", NULL, NULL, "generation failed");
     if (!st->stream) {
@@ -290,12 +290,24 @@ static void finish_stream(struct server *srv, struct stream *st, enum sched_stat
     evhttp_send_reply_end(req);
 }
 
+/* A drain delivers each stream's events together; they leave as one HTTP chunk of
+ * several SSE events (one per token), which saves work when the loop lags behind. */
+static void flush_pending(struct server *srv)
+{
+    if (srv->pending && srv->pending->req && srv->buf.len)
+        send_chunk(srv, srv->pending->req);
+    srv->pending = NULL;
+    srv->buf.len = 0;
+}
+
 /* sched_drain() callback: one token's text, or the end. */
 static void on_event(void *arg, struct sched_req *job, void *user, const char *text, size_t len,
                      enum sched_status status)
 {
     struct server *srv = arg;
     struct stream *st = user;
+    if (srv->pending != st)
+        flush_pending(srv);
     if (status == SCHED_RUNNING) {
         if (!st->req)
             return;
@@ -304,14 +316,15 @@ static void on_event(void *arg, struct sched_req *job, void *user, const char *t
                 sched_cancel(srv->sched, job);
             return;
         }
-        srv->buf.len = 0;
+        srv->pending = st;
         oai_write_chunk(&srv->buf, &st->meta, text, len, !st->sent_first, NULL, st->include_usage);
         st->sent_first = 1;
-        send_chunk(srv, st->req);
         return;
     }
     if (st->req)
-        finish_stream(srv, st, status);
+        finish_stream(srv, st, status);   /* sends what buf holds with the end */
+    srv->pending = NULL;
+    srv->buf.len = 0;
     stream_free(st);
 }
 
@@ -319,6 +332,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     struct server *srv = arg;
     sched_drain(srv->sched, on_event, srv);
+    flush_pending(srv);
 }
 
 /* Called on the generation thread: only wakes the loop. */

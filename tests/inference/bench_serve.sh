@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# bench_serve: arena-worker serve under streaming load, per shipped model, over HTTP.
+# For each model: one stream alone (the baseline), then 32 concurrent streams; prints
+# aggregate tokens/s and its ratio to the baseline (target >= 8x), time to first token
+# p50/p99 under load (target p99 < 50 ms) and the worker's peak RSS. No assertions.
+# The client is bin/inference-loadgen (tests/inference/loadgen.c).
+. "$(dirname "$0")/../lib.sh"
+
+STREAMS=${BENCH_STREAMS:-32}
+TOKENS=${BENCH_TOKENS:-200}
+LOADGEN=$ARENA_BIN/inference-loadgen
+[[ -x $LOADGEN ]] || { echo "bench_serve: $LOADGEN missing (make $LOADGEN)"; exit 1; }
+
+field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
+
+printf '%-13s %10s %10s %7s %10s %10s %9s\n' model "1 tok/s" "$STREAMS tok/s" ratio "ttft p50" "ttft p99" "peak RSS"
+for spec in stories260K:tok512 llama2xs:tok512 babyllama105:tok105; do
+  model=${spec%%:*} tok=${spec#*:}
+  start_worker "$model" "models/$model.bin" "models/$tok.bin" --max-batch "$STREAMS" || exit 1
+  url=http://127.0.0.1:$WORKER_PORT
+  "$LOADGEN" "$url" "$STREAMS" "$TOKENS" >/dev/null   # warm up: first touch of every slot
+  one=$("$LOADGEN" "$url" 1 "$TOKENS") || { echo "bench_serve: $model single stream failed: $one"; exit 1; }
+  many=$("$LOADGEN" "$url" "$STREAMS" "$TOKENS") || { echo "bench_serve: $model load failed: $many"; exit 1; }
+  rss_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$WORKER_PID/status")
+  kill "$WORKER_PID"; wait "$WORKER_PID" 2>/dev/null
+  t1=$(field "$one" tok_s) tn=$(field "$many" tok_s)
+  printf '%-13s %10.0f %10.0f %6.1fx %8.2fms %8.2fms %7.1fMB\n' "$model" "$t1" "$tn" \
+    "$(awk -v a="$tn" -v b="$t1" 'BEGIN { print (b > 0 ? a / b : 0) }')" \
+    "$(field "$many" ttft_p50_ms)" "$(field "$many" ttft_p99_ms)" "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"
+done
+echo "(targets: $STREAMS-stream tok/s >= 8x one stream; TTFT p99 < 50 ms)"
