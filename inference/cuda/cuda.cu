@@ -4,8 +4,12 @@
  * create() copies the weights to the GPU once, with Q/K/V and W1/W3 fused per layer so
  * that each is one cuBLAS product for the whole batch; the residual adds are folded into
  * the Wo and W2 products (beta = 1). A step uploads its rows' tokens, positions and cache
- * pointers in one copy, enqueues every kernel on the backend's stream and waits for the
- * logits. It allocates nothing. KV caches are device memory, [n_layers][seq_len][kv_dim].
+ * pointers in one copy, runs the forward pass and waits for the logits. The forward pass
+ * reads everything that changes between steps from those device arrays, so the kernels
+ * and products of a step of N rows are captured into a CUDA graph at the first step of N
+ * rows and replayed after that: one launch per step instead of nine per layer (launch
+ * overhead dominates for models this small). Apart from that one-off capture a step
+ * allocates nothing. KV caches are device memory, [n_layers][seq_len][kv_dim].
  *
  * Numerics: fp32 throughout (cuBLAS's default math: no TF32). Sums run in another order
  * than the C reference, and cuBLAS picks its algorithm by shape, so a row's logits agree
@@ -28,6 +32,9 @@ extern "C" {
 
 /* Device arrays start on 256-byte boundaries (what cudaMalloc guarantees for the first). */
 #define ALIGN_FLOATS 64
+/* cuBLAS workspace, given explicitly so that graph capture never makes it allocate
+ * (the size cuBLAS recommends for Hopper). */
+#define BLAS_WORKSPACE_BYTES ((size_t)32 << 20)
 
 enum phase { PHASE_MATMUL, PHASE_KERNELS, PHASE_COPY, PHASE_END };
 
@@ -50,6 +57,8 @@ struct cuda {
     int qkv_dim;                  /* dim + 2 * kv_dim */
     cudaStream_t stream;
     cublasHandle_t blas;
+    void *blas_workspace;
+    cudaGraphExec_t *graphs;      /* [max_batch + 1]: the forward pass of N rows, once captured */
     /* Weights, one device allocation owned by weights. */
     float *weights;
     const float *emb, *rms_att, *wqkv, *wo, *rms_ffn, *w13, *w2, *rms_final, *wcls, *rope;
@@ -122,12 +131,18 @@ static void cuda_destroy(void *ctx)
     cudaSetDevice(cu->device);
     /* Nothing is in flight: every step ends with a synchronisation. */
     profile_free(&cu->prof);
+    if (cu->graphs)
+        for (int n = 0; n <= cu->max_batch; n++)
+            if (cu->graphs[n])
+                cudaGraphExecDestroy(cu->graphs[n]);
+    free(cu->graphs);
     cudaFreeHost(cu->host_key);
     cudaFree(cu->row_key);
     cudaFree(cu->x);
     cudaFree(cu->weights);
     if (cu->blas)
         cublasDestroy(cu->blas);
+    cudaFree(cu->blas_workspace);
     if (cu->stream)
         cudaStreamDestroy(cu->stream);
     free(cu);
@@ -259,6 +274,10 @@ static void *cuda_create(const inf_model *m, int max_batch, int threads, char *e
     cu->c = inf_model_config(m);
     cu->max_batch = max_batch;
     cu->qkv_dim = cu->c->dim + 2 * cu->c->kv_dim;
+    if (!(cu->graphs = (cudaGraphExec_t *)calloc((size_t)max_batch + 1, sizeof *cu->graphs))) {
+        set_err(err, errlen, "out of memory for a CUDA engine");
+        goto err;
+    }
     if ((e = cudaGetDeviceCount(&devices)) != cudaSuccess || devices == 0) {
         set_err(err, errlen, "CUDA: no usable GPU (%s)",
                 e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
@@ -273,6 +292,8 @@ static void *cuda_create(const inf_model *m, int max_batch, int threads, char *e
     CU(cudaStreamCreateWithFlags(&cu->stream, cudaStreamNonBlocking));
     BLAS(cublasCreate(&cu->blas));
     BLAS(cublasSetStream(cu->blas, cu->stream));
+    CU(cudaMalloc(&cu->blas_workspace, BLAS_WORKSPACE_BYTES));
+    BLAS(cublasSetWorkspace(cu->blas, cu->blas_workspace, BLAS_WORKSPACE_BYTES));
     /* Plain fp32 products (no TF32), as the CPU computes them. */
     BLAS(cublasSetMathMode(cu->blas, CUBLAS_DEFAULT_MATH));
     if (upload_weights(cu, inf_model_weights(m), err, errlen) || alloc_batch(cu, err, errlen))
@@ -340,31 +361,13 @@ static cudaError_t profile_add(struct profile *p)
     return cudaSuccess;
 }
 
-static int cuda_step(void *ctx, void *const *kv, const int *tokens, const int *pos, int n,
-                     float *logits, char *err, size_t errlen)
+/* Enqueues the forward pass of the step's N rows on the stream, from the row arrays on
+ * the device to the logits on the device (marks phases when profiling). */
+static int enqueue_forward(struct cuda *cu, int n, char *err, size_t errlen)
 {
-    struct cuda *cu = (struct cuda *)ctx;
     const inf_config *c = cu->c;
     const int D = c->dim, H = c->hidden_dim, QKV = cu->qkv_dim, V = c->vocab_size;
     const size_t layer_kv = (size_t)c->seq_len * (size_t)c->kv_dim;
-    if (n < 1 || n > cu->max_batch) {
-        set_err(err, errlen, "%d rows in a step (must be 1..%d)", n, cu->max_batch);
-        return -1;
-    }
-    CU(cudaSetDevice(cu->device));
-    /* The previous step has synchronised: the pinned rows are free to rewrite. */
-    for (int i = 0; i < n; i++) {
-        const struct cuda_kv *k = (const struct cuda_kv *)kv[i];
-        cu->host_key[i] = k->key;
-        cu->host_value[i] = k->value;
-        cu->host_token[i] = tokens[i];
-        cu->host_pos[i] = pos[i];
-    }
-    cu->prof.n = 0;
-    cu->prof.current = -1;
-    CU(mark(cu, PHASE_COPY));
-    CU(cudaMemcpyAsync(cu->row_key, cu->host_key, cu->rows_bytes, cudaMemcpyHostToDevice, cu->stream));
-    CU(mark(cu, PHASE_KERNELS));
     CU(inf_cu_embed(cu->x, cu->emb, cu->row_token, n, D, cu->stream));
     for (int l = 0; l < c->n_layers; l++) {
         const size_t ld = (size_t)l * D, lh = (size_t)l * H;
@@ -396,6 +399,64 @@ static int cuda_step(void *ctx, void *const *kv, const int *tokens, const int *p
     CU(inf_cu_rmsnorm(cu->xb, cu->x, cu->rms_final, n, D, cu->stream));
     CU(mark(cu, PHASE_MATMUL));
     BLAS(inf_cu_matmul(cu->blas, cu->logits, cu->xb, cu->wcls, n, D, V, 0.0f));
+    return 0;
+err:
+    return -1;
+}
+
+/* Captures enqueue_forward() for N rows into cu->graphs[n]. */
+static int capture_forward(struct cuda *cu, int n, char *err, size_t errlen)
+{
+    cudaGraph_t graph = NULL;
+    CU(cudaStreamBeginCapture(cu->stream, cudaStreamCaptureModeThreadLocal));
+    {
+        int failed = enqueue_forward(cu, n, err, errlen);
+        cudaError_t e = cudaStreamEndCapture(cu->stream, &graph); /* always ends the capture */
+        if (failed)
+            goto err;
+        CU(e);
+    }
+    CU(cudaGraphInstantiate(&cu->graphs[n], graph, 0));
+    cudaGraphDestroy(graph);
+    return 0;
+err:
+    if (graph)
+        cudaGraphDestroy(graph);
+    return -1;
+}
+
+static int cuda_step(void *ctx, void *const *kv, const int *tokens, const int *pos, int n,
+                     float *logits, char *err, size_t errlen)
+{
+    struct cuda *cu = (struct cuda *)ctx;
+    const int V = cu->c->vocab_size;
+    if (n < 1 || n > cu->max_batch) {
+        set_err(err, errlen, "%d rows in a step (must be 1..%d)", n, cu->max_batch);
+        return -1;
+    }
+    CU(cudaSetDevice(cu->device));
+    /* The previous step has synchronised: the pinned rows are free to rewrite. */
+    for (int i = 0; i < n; i++) {
+        const struct cuda_kv *k = (const struct cuda_kv *)kv[i];
+        cu->host_key[i] = k->key;
+        cu->host_value[i] = k->value;
+        cu->host_token[i] = tokens[i];
+        cu->host_pos[i] = pos[i];
+    }
+    cu->prof.n = 0;
+    cu->prof.current = -1;
+    CU(mark(cu, PHASE_COPY));
+    CU(cudaMemcpyAsync(cu->row_key, cu->host_key, cu->rows_bytes, cudaMemcpyHostToDevice, cu->stream));
+    CU(mark(cu, PHASE_KERNELS));
+    if (cu->prof.on) {
+        /* Launched one by one, so that events can be recorded between the phases. */
+        if (enqueue_forward(cu, n, err, errlen))
+            goto err;
+    } else {
+        if (!cu->graphs[n] && capture_forward(cu, n, err, errlen))
+            goto err;
+        CU(cudaGraphLaunch(cu->graphs[n], cu->stream));
+    }
     CU(mark(cu, PHASE_COPY));
     CU(cudaMemcpyAsync(logits, cu->logits, (size_t)n * V * sizeof(float), cudaMemcpyDeviceToHost, cu->stream));
     CU(mark(cu, PHASE_END));

@@ -20,8 +20,10 @@ typedef struct inf_cuda_profile {
     long steps;
 } inf_cuda_profile;
 
-/* From now on, every step of CTX records CUDA events between its phases (which costs a
- * little time) and adds their durations up. Restarts the totals. 0, or -1 with a message. */
+/* From now on, every step of CTX records CUDA events between its phases and adds their
+ * durations up; restarts the totals. Profiled steps launch their kernels one by one
+ * instead of replaying the step's CUDA graph (events need the phase boundaries), so they
+ * run slower than unprofiled ones: read the split as proportions. 0, or -1 with a message. */
 int inf_cuda_profile_start(void *ctx, char *err, size_t errlen);
 /* The totals since inf_cuda_profile_start() (zeros if it was never called). */
 void inf_cuda_profile_read(void *ctx, inf_cuda_profile *out);

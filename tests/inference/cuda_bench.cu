@@ -135,11 +135,12 @@ static int bench_model(const char *name, const char *path, int threads)
         size_t free_b, total_b;
         inf_cuda_profile prof;
         double single, gpu_rate, cpu_rate, p50, p99;
-        if (run(&gpu, BATCH) < 0 || (gpu_rate = run(&gpu, BATCH)) < 0) /* the first warms up */
+        /* Each first run warms up (and captures the step's CUDA graph for that batch). */
+        if (run(&gpu, BATCH) < 0 || (gpu_rate = run(&gpu, BATCH)) < 0)
             goto done;
         p50 = percentile_ms(&gpu, 0.50);
         p99 = percentile_ms(&gpu, 0.99);
-        if ((single = run(&gpu, 1)) < 0 || inf_cuda_profile_start(gpu.ctx, err, sizeof err) ||
+        if (run(&gpu, 1) < 0 || (single = run(&gpu, 1)) < 0 || inf_cuda_profile_start(gpu.ctx, err, sizeof err) ||
             run(&gpu, BATCH) < 0 || (cpu_rate = run(&cpu, BATCH)) < 0)
             goto done;
         inf_cuda_profile_read(gpu.ctx, &prof);
