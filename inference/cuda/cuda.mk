@@ -22,17 +22,18 @@ $(BUILD)/%.o: %.cu
 	$(NVCC) $(NVCCFLAGS) $(CPPFLAGS) -Iinference/cuda -c $< -o $@
 
 # The CUDA objects are linked explicitly: engine.c's weak reference would not pull them
-# from an archive (backend.h).
+# from an archive (backend.h). The test and the benchmark use no server code, so they
+# need neither libevent nor jansson.
 define cuda_link
 @mkdir -p $(dir $@)
-$(CC) $(LDFLAGS) $^ $(INFERENCE_LDLIBS) $(CUDA_LDLIBS) -o $@
+$(CC) $(LDFLAGS) $^ $(1) $(CUDA_LDLIBS) -o $@
 endef
 $(BIN)/arena-worker-cuda: $(call objs,inference/cli) $(CUDA_OBJS) $(INFERENCE_LIB)
-	$(cuda_link)
+	$(call cuda_link,$(INFERENCE_LDLIBS))
 $(BIN)/cuda-test-inference-kernels: $(BUILD)/tests/inference/cuda_test_kernels.o $(CUDA_OBJS) $(INFERENCE_LIB)
-	$(cuda_link)
+	$(call cuda_link,-lm)
 $(BIN)/cuda-bench-inference: $(BUILD)/tests/inference/cuda_bench.o $(CUDA_OBJS) $(INFERENCE_LIB)
-	$(cuda_link)
+	$(call cuda_link,-lm)
 
 cuda: $(CUDA_PROGS)
 
