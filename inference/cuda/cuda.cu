@@ -313,6 +313,7 @@ static void *cuda_kv_new(void *ctx)
     float *data = NULL;
     if (!kv || cudaSetDevice(cu->device) != cudaSuccess ||
         cudaMalloc((void **)&data, 2 * n * sizeof(float)) != cudaSuccess) {
+        cudaGetLastError(); /* handled here: not for the next launch check to report */
         free(kv);
         return NULL;
     }
@@ -408,6 +409,7 @@ err:
 static int capture_forward(struct cuda *cu, int n, char *err, size_t errlen)
 {
     cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec;
     CU(cudaStreamBeginCapture(cu->stream, cudaStreamCaptureModeThreadLocal));
     {
         int failed = enqueue_forward(cu, n, err, errlen);
@@ -416,7 +418,8 @@ static int capture_forward(struct cuda *cu, int n, char *err, size_t errlen)
             goto err;
         CU(e);
     }
-    CU(cudaGraphInstantiate(&cu->graphs[n], graph, 0));
+    CU(cudaGraphInstantiate(&exec, graph, 0));
+    cu->graphs[n] = exec;
     cudaGraphDestroy(graph);
     return 0;
 err:
@@ -435,6 +438,9 @@ static int cuda_step(void *ctx, void *const *kv, const int *tokens, const int *p
         return -1;
     }
     CU(cudaSetDevice(cu->device));
+    /* Launch checks read cudaGetLastError(): start from a clean slate (an error that
+     * persists, one that broke the context, shows up again at once). */
+    cudaGetLastError();
     /* The previous step has synchronised: the pinned rows are free to rewrite. */
     for (int i = 0; i < n; i++) {
         const struct cuda_kv *k = (const struct cuda_kv *)kv[i];
