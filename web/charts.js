@@ -138,6 +138,7 @@ export function heatmap(names, matrix, kind) {
 }
 
 function fmt(v, digits) { return finite(v) ? v.toFixed(digits) : '—'; }
+function pValue(p) { return finite(p) && p >= 0 && p < 0.001 ? '< 0.001' : `= ${fmt(p, 3)}`; }
 
 // rankScatter: points [{model, x: static rank, y: arena rank}], both 1 = best, with the
 // rank correlations (null when undefined) written above the plot.
@@ -145,8 +146,8 @@ export function rankScatter(points, correlation) {
   const W = 520, H = 340, L = 44, R = 16, T = 40, B = 40;
   const root = frame(W, H, 'Arena rank against static rank');
   const stat = correlation
-    ? `Spearman ρ = ${fmt(correlation.spearman_rho, 3)} (p = ${fmt(correlation.spearman_p, 3)})   ` +
-      `Kendall τ-b = ${fmt(correlation.kendall_tau_b, 3)} (p = ${fmt(correlation.kendall_p, 3)})   n = ${correlation.n}`
+    ? `Spearman ρ = ${fmt(correlation.spearman_rho, 3)} (p ${pValue(correlation.spearman_p)})   ` +
+      `Kendall τ-b = ${fmt(correlation.kendall_tau_b, 3)} (p ${pValue(correlation.kendall_p)})   n = ${correlation.n}`
     : 'ρ and τ need at least three models found in both rankings';
   root.append(text(L, 18, stat, { class: 'stat' }));
   const n = Math.max(2, ...points.flatMap((p) => [p.x, p.y]));
