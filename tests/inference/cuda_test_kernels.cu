@@ -12,14 +12,18 @@
  *   - where the greedy choices differ, the CPU's top two logits are within LOGIT_TOL (a
  *     near tie that rounding may flip), which is what can make the golden text diverge;
  *   - a prompt fed in one step (several rows of one sequence) equals it fed token by token;
- *   - a mixed batch (prefills and decodes of many sequences in one step) equals the CPU. */
+ *   - a mixed batch (prefills and decodes of many sequences in one step) equals the CPU;
+ *   - steps replayed from the captured CUDA graph equal steps launched one by one (the
+ *     profiled path of inf_cuda_profile_start()), and the profile adds up. */
 extern "C" {
+#include "backend.h"
 #include "engine.h"
 #include "kernels.h"
 #include "model.h"
 #include "sampler.h"
 }
 #include "../check.h"
+#include "cuda_backend.h"
 #include "cuda_kernels.h"
 
 #include <math.h>
@@ -531,6 +535,54 @@ static void test_mixed_batch(const char *name, struct pair *p)
     }
 }
 
+/* Two backend contexts fed the same rows: A replays CUDA graphs, B is profiled (kernels
+ * launched one by one). Three steps of two sequences, the second fed two rows at once. */
+static void test_graph_vs_eager(const char *name, const inf_model *m)
+{
+    enum { ROWS = 3, STEPS = 3 };
+    const inf_backend *b = &inf_backend_cuda;
+    const int vocab = inf_model_config(m)->vocab_size;
+    char err[512];
+    void *a = b->create(m, ROWS, 1, err, sizeof err), *e = a ? b->create(m, ROWS, 1, err, sizeof err) : NULL;
+    void *kv_a[2] = {0}, *kv_e[2] = {0};
+    float *la = (float *)malloc((size_t)ROWS * vocab * sizeof(float));
+    float *le = (float *)malloc((size_t)ROWS * vocab * sizeof(float));
+    double worst = 0;
+    int ok = a && e && la && le && !inf_cuda_profile_start(e, err, sizeof err);
+    for (int i = 0; ok && i < 2; i++)
+        ok = (kv_a[i] = b->kv_new(a)) && (kv_e[i] = b->kv_new(e));
+    for (int s = 0; ok && s < STEPS; s++) {
+        void *rows_a[ROWS] = {kv_a[0], kv_a[1], kv_a[1]}, *rows_e[ROWS] = {kv_e[0], kv_e[1], kv_e[1]};
+        int tokens[ROWS] = {1 + s, 7 * s + 2, 5 * s + 3}, pos[ROWS] = {s, 2 * s, 2 * s + 1};
+        ok = !b->step(a, rows_a, tokens, pos, ROWS, la, err, sizeof err) &&
+             !b->step(e, rows_e, tokens, pos, ROWS, le, err, sizeof err);
+        if (ok && max_abs_diff(la, le, ROWS * vocab) > worst)
+            worst = max_abs_diff(la, le, ROWS * vocab);
+    }
+    if (!ok)
+        printf("# %s\n", err);
+    inf_cuda_profile prof = {0, 0, 0, 0};
+    if (e)
+        inf_cuda_profile_read(e, &prof);
+    printf("# %s: max abs difference %.3g; profiled %ld steps: matmul %.3f ms, kernels %.3f ms, copies %.3f ms\n",
+           name, worst, prof.steps, prof.matmul_ms, prof.kernels_ms, prof.copy_ms);
+    CHECK(ok && worst <= LOGIT_TOL, "%s: graph replays equal kernels launched one by one", name);
+    CHECK(prof.steps == STEPS && prof.matmul_ms > 0 && prof.kernels_ms > 0 && prof.copy_ms > 0,
+          "%s: the profile counts every step and phase", name);
+    for (int i = 0; i < 2; i++) {
+        if (kv_a[i])
+            b->kv_free(a, kv_a[i]);
+        if (kv_e[i])
+            b->kv_free(e, kv_e[i]);
+    }
+    if (a)
+        b->destroy(a);
+    if (e)
+        b->destroy(e);
+    free(la);
+    free(le);
+}
+
 static void test_model(const char *name, const char *path)
 {
     char err[512], label[128];
@@ -551,6 +603,8 @@ static void test_model(const char *name, const char *path)
         test_prefill(label, &p, 16);
         snprintf(label, sizeof label, "%s mixed batch", name);
         test_mixed_batch(label, &p);
+        snprintf(label, sizeof label, "%s graph", name);
+        test_graph_vs_eager(label, m);
     }
     engines_free(&p);
     inf_model_close(m);
