@@ -12,7 +12,8 @@ NVCC      ?= $(CUDA_HOME)/bin/nvcc
 CUDA_ARCH ?= -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=compute_80
 NVCCFLAGS ?= -O3 -g -lineinfo
 NVCCFLAGS += -std=c++17 $(CUDA_ARCH) -MMD -MP -Xcompiler -Wall,-Wextra,-Wno-unused-parameter
-CUDA_LDLIBS := -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublas -lcudart -lstdc++
+CUDA_LIBDIR ?= $(CUDA_HOME)/lib64
+CUDA_LDLIBS := -L$(CUDA_LIBDIR) -Wl,-rpath,$(CUDA_LIBDIR) -lcublas -lcudart -lstdc++
 
 CUDA_OBJS := $(patsubst %.cu,$(BUILD)/%.o,$(wildcard inference/cuda/*.cu))
 CUDA_PROGS := $(BIN)/arena-worker-cuda $(BIN)/cuda-test-inference-kernels $(BIN)/cuda-bench-inference
