@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "engine.h"
@@ -90,6 +92,7 @@ struct server {
     uint64_t next_id;
     long long started;
     uint64_t requests[N_ROUTES][N_STATUSES];
+    uint64_t clients_gone;        /* completions whose client left before the end */
 };
 
 /* ---- flags ---- */
@@ -245,11 +248,25 @@ static void on_close(struct evhttp_connection *conn, void *arg)
     struct stream *st = arg;
     struct evhttp_request *req = st->req;
     st->req = NULL;
+    st->srv->clients_gone++;
     sched_cancel(st->srv->sched, st->job);
     /* A request cut off mid-reply is detached from its connection and ours to free;
      * otherwise the connection frees it after this callback. */
     if (req && !evhttp_request_get_connection(req))
         evhttp_request_free(req);
+}
+
+/* A non-streaming reply writes nothing until the end, so libevent would not notice a
+ * client that has left; peek at the socket instead (0: orderly close). */
+static int client_gone(struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+    char c;
+    if (!bev)
+        return 0;
+    ssize_t n = recv(bufferevent_getfd(bev), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 static const char *finish_reason(enum sched_status status)
@@ -312,7 +329,9 @@ static void on_event(void *arg, struct sched_req *job, void *user, const char *t
         if (!st->req)
             return;
         if (!st->stream) {
-            if (oai_buf_add(&st->text, text, len) < 0)
+            if (client_gone(st->req))   /* on_close() runs and cancels the job */
+                evhttp_connection_free(evhttp_request_get_connection(st->req));
+            else if (oai_buf_add(&st->text, text, len) < 0)
                 sched_cancel(srv->sched, job);
             return;
         }
@@ -444,6 +463,9 @@ static void handle_metrics(struct server *srv, struct evhttp_request *req)
         "# HELP arena_worker_tokens_generated_total Tokens sampled since start.\n"
         "# TYPE arena_worker_tokens_generated_total counter\n"
         "arena_worker_tokens_generated_total %" PRIu64 "\n"
+        "# HELP arena_worker_clients_gone_total Completions cancelled because the client left.\n"
+        "# TYPE arena_worker_clients_gone_total counter\n"
+        "arena_worker_clients_gone_total %" PRIu64 "\n"
         "# HELP arena_worker_tokens_per_second Tokens sampled per second over the last 5 s.\n"
         "# TYPE arena_worker_tokens_per_second gauge\n"
         "arena_worker_tokens_per_second %.1f\n"
@@ -456,9 +478,13 @@ static void handle_metrics(struct server *srv, struct evhttp_request *req)
         "# HELP arena_worker_batch_max Batch slots.\n"
         "# TYPE arena_worker_batch_max gauge\n"
         "arena_worker_batch_max %d\n"
+        "# HELP arena_worker_batch_active_peak The most requests in the batch at once since start.\n"
+        "# TYPE arena_worker_batch_active_peak gauge\n"
+        "arena_worker_batch_active_peak %d\n"
         "# HELP arena_worker_time_to_first_token_seconds From admission to the queue to the first sampled token.\n"
         "# TYPE arena_worker_time_to_first_token_seconds histogram\n",
-        s.tokens_total, s.tokens_per_s, s.queued, s.active, srv->opts->max_batch);
+        s.tokens_total, srv->clients_gone, s.tokens_per_s, s.queued, s.active, srv->opts->max_batch,
+        s.peak_active);
     for (int i = 0; i < SCHED_TTFT_BUCKETS; i++)
         oai_buf_printf(b, "arena_worker_time_to_first_token_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
                        sched_ttft_bounds[i], s.ttft_le[i]);

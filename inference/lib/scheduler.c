@@ -268,7 +268,8 @@ static void admit(struct sched *s)
         s->queued--;
         inf_seq_reset(s->slots[i].seq);
         s->slots[i].req = r;
-        s->active++;
+        if (++s->active > s->stats.peak_active)
+            s->stats.peak_active = s->active;
     }
 }
 

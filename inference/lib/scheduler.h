@@ -49,6 +49,7 @@ struct sched_stats {
     double tokens_per_s;        /* over the last few seconds */
     int queued;                 /* submitted, not yet in a slot */
     int active;                 /* in a slot */
+    int peak_active;            /* the most requests ever in the batch at once */
     uint64_t ttft_count;        /* time to first token: submit -> first text produced */
     double ttft_sum;            /* seconds */
     uint64_t ttft_le[SCHED_TTFT_BUCKETS]; /* cumulative counts per bound */

@@ -59,34 +59,41 @@ check "finish chunk says length" jq -e '.choices[0].finish_reason == "length"' \
 check "usage chunk" jq -e '.choices == [] and .usage.completion_tokens == 252' \
   <<<"$(grep '^data: {' "$T/stream" | tail -n 1 | sed 's/^data: //')"
 
-# --- concurrent streams are batched and each gets the single-stream text
+# --- concurrent streams are batched, each gets the single-stream text, and clients that
+# leave mid-way free their slots. The leavers share the batch with the others, so their
+# own tokens come slowly and each is cut off before its story (~340 tokens) ends.
+# send_and_leave BODY: POSTs BODY over a raw socket and closes it 10 ms later.
+send_and_leave() {
+  exec 3<>"/dev/tcp/127.0.0.1/$WORKER_PORT" || return 1
+  printf 'POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
+    "${#1}" "$1" >&3
+  sleep 0.01
+  exec 3>&-
+}
+full=$(post /v1/completions "{\"prompt\":\"$PROMPT\",\"temperature\":0}" | jq .usage.completion_tokens)
+tokens_before=$(metric arena_worker_tokens_generated_total)
+gone_before=$(metric arena_worker_clients_gone_total)
 N=10 clients=()
 for i in $(seq 1 $N); do
   curl -sN "$URL/v1/completions" -d "{\"prompt\":\"$PROMPT\",\"max_tokens\":252,\"temperature\":0,\"stream\":true}" \
     >"$T/par.$i" &
   clients+=($!)
 done
-peak=0
-for _ in $(seq 1 100); do
-  a=$(metric arena_worker_batch_active); ((a > peak)) && peak=$a
-  ((peak >= 2)) && break
-  sleep 0.02
-done
+send_and_leave "{\"prompt\":\"$PROMPT\",\"temperature\":0,\"stream\":true}"
+send_and_leave "{\"prompt\":\"$PROMPT\",\"temperature\":0,\"stream\":false}"
 wait "${clients[@]}"   # not a bare wait: the workers are children too
 same=0
 for i in $(seq 1 $N); do [[ $(stream_text "$T/par.$i") == "$GOLDEN" ]] && same=$((same + 1)); done
 expect_eq "$N concurrent streams all equal the golden text" "$same" "$N"
+peak=$(metric arena_worker_batch_active_peak)
 check "several requests were in the batch at once (peak $peak)" test "$peak" -ge 2
-
-# --- a client that disconnects mid-stream frees its slot
-before=$(metric arena_worker_tokens_generated_total)
-# head exits after the first event, so curl closes the connection at its next write.
-curl -sN "$URL/v1/completions" -d "{\"prompt\":\"$PROMPT\",\"temperature\":0,\"stream\":true}" 2>/dev/null |
-  head -n 1 >"$T/cut"
-check "disconnected client: batch back to 0" wait_for 5 bash -c "curl -s $URL/metrics | grep -qx 'arena_worker_batch_active 0'"
-after=$(metric arena_worker_tokens_generated_total)
-generated=$((after - before))
-check "disconnected client: generation stopped early ($generated of 508 tokens)" test "$generated" -lt 508
+check "clients gone: batch back to 0" \
+  wait_for 5 bash -c "curl -s $URL/metrics | grep -qx 'arena_worker_batch_active 0'"
+expect_eq "clients gone: both noticed (a stream by a failed write, a plain request by a peek)" \
+  $(($(metric arena_worker_clients_gone_total) - gone_before)) 2
+left=$(($(metric arena_worker_tokens_generated_total) - tokens_before - N * 252))
+check "clients gone: their generation stopped early ($left tokens for both, a story is $full)" \
+  test "$left" -lt $((2 * full))
 check "server still serves after a disconnect" \
   jq -e '.choices[0].text | length > 0' <<<"$(post /v1/completions '{"prompt":"Hi","max_tokens":3}')"
 
@@ -125,7 +132,7 @@ check "metrics: TTFT histogram" grep -qE '^arena_worker_time_to_first_token_seco
 check "metrics: TTFT +Inf bucket" grep -q '^arena_worker_time_to_first_token_seconds_bucket{le="+Inf"}' "$T/metrics"
 
 # --- a full queue answers 503 with Retry-After
-start_worker tiny models/stories260K.bin models/tok512.bin --max-batch 1 --max-queue 1 || exit 1
+start_worker tiny models/stories260K.bin models/tok512.bin --max-batch 1 --max-queue 4 || exit 1
 TINY=http://127.0.0.1:$WORKER_PORT
 clients=()
 for i in 1 2 3 4 5 6 7 8; do
@@ -135,9 +142,9 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 wait "${clients[@]}"
 codes=$(cat "$T"/flood.*.code | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
-# Each request takes the whole context (~500 tokens), so most of the 8 find the server full.
-check "flooding batch 1 + queue 1: some served, the rest refused ($codes)" \
-  bash -c "[[ '$codes' =~ ^200:[2-7]\ 503:[1-6]\ \$ ]]"
+# Each request takes the whole story (~340 tokens), so 8 at once find 1 slot + 4 queued full.
+check "flooding batch 1 + queue 4: some served, the rest refused ($codes)" \
+  bash -c "[[ '$codes' =~ ^200:[5-7]\ 503:[1-3]\ \$ ]]"
 busy=$(grep -l '^503' "$T"/flood.*.code | head -n 1); busy=${busy%.code}
 check "503 has Retry-After" grep -qi '^retry-after: [0-9]' "$busy.h"
 check "503 error object" jq -e '.error.message | length > 0' "$busy"
