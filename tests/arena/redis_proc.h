@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -57,8 +58,10 @@ static void rp_sleep_ms(int ms)
 }
 
 /* Starts redis-server (appendonly, fsync always) on r->port (a free one when 0) with
- * its data in r->dir (a new scratch directory when empty). 0 / -1. */
-static int rp_start(redis_proc *r)
+ * its data in r->dir (a new scratch directory when empty); extra (NULL-terminated, may be
+ * NULL) adds arguments, e.g. "--replicaof", "127.0.0.1", "6379". With sentinel_conf set
+ * it starts a sentinel from that configuration file instead. 0 / -1. */
+static int rp_start_ex(redis_proc *r, const char *const *extra, const char *sentinel_conf)
 {
     if (!r->dir[0]) {
         snprintf(r->dir, sizeof r->dir, "%s/arena-redis.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -67,14 +70,27 @@ static int rp_start(redis_proc *r)
     if (!r->port && (r->port = rp_free_port()) < 0) return -1;
     char port[16];
     snprintf(port, sizeof port, "%d", r->port);
+    const char *argv[32] = { "redis-server" };
+    int n = 1;
+    if (sentinel_conf) {
+        argv[n++] = sentinel_conf;
+        argv[n++] = "--sentinel";
+    }
+    const char *common[] = { "--port", port, "--bind", "127.0.0.1", "--dir", r->dir, "--protected-mode", "no" };
+    for (size_t i = 0; i < sizeof common / sizeof *common; i++) argv[n++] = common[i];
+    if (!sentinel_conf) {
+        const char *data[] = { "--appendonly", "yes", "--appendfsync", "always", "--save", "" };
+        for (size_t i = 0; i < sizeof data / sizeof *data; i++) argv[n++] = data[i];
+    }
+    for (size_t i = 0; extra && extra[i] && n < 31; i++) argv[n++] = extra[i];
+    argv[n] = NULL;
     r->pid = fork();
     if (r->pid < 0) return -1;
     if (r->pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* a test killed by its timeout leaves no server */
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0) { dup2(devnull, 1); dup2(devnull, 2); }
-        execlp("redis-server", "redis-server", "--port", port, "--bind", "127.0.0.1", "--dir", r->dir,
-               "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--protected-mode", "no",
-               (char *)NULL);
+        execvp("redis-server", (char *const *)argv);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
@@ -89,6 +105,11 @@ static int rp_start(redis_proc *r)
         rp_sleep_ms(25);
     }
     return -1;
+}
+
+static __attribute__((unused)) int rp_start(redis_proc *r)
+{
+    return rp_start_ex(r, NULL, NULL);
 }
 
 /* Stops the server with sig (SIGKILL: a crash) and reaps it; the data stays. */
