@@ -27,6 +27,7 @@ function makeSide(key) {
     convo: $('convo-' + key),
     answer: null,   // element of the current turn's answer
     text: '',       // the current turn's answer so far
+    error: '',      // why the current answer failed
     state: 'idle',  // idle | streaming | done | error
     dirty: false,
   };

@@ -2,12 +2,13 @@
 //
 // Model output is hostile input. Nothing here parses HTML: every character of the source
 // ends up in a text node, or selects one of a fixed set of elements (p, h1-h6, pre, code,
-// ul, ol, li, blockquote, hr, strong, em, a, br). The only attribute that carries source
+// ul, ol, li, blockquote, hr, table and its parts in a div, strong, em, a, br). The only attribute that carries source
 // text is a link's href, and only after URL parsing proved it http: or https:.
 //
 // Supported: paragraphs (single newlines become line breaks), ATX headings, fenced code
-// blocks, bullet and numbered lists (nested by indentation), block quotes, rules, code
-// spans, **bold**, *italic*, [links](https://...), bare http(s) URLs, backslash escapes.
+// blocks, bullet and numbered lists (nested by indentation), block quotes, rules, pipe
+// tables, code spans, **bold**, *italic*, [links](https://...), bare http(s) URLs,
+// backslash escapes.
 // Anything else stays literal text. Unclosed fences run to the end, so a code block that
 // is still streaming looks like one.
 
@@ -19,6 +20,7 @@ const RULE = /^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$/;
 const QUOTE = /^ {0,3}> ?(.*)$/;
 const ITEM = /^( {0,3})([-*+]|\d{1,9}[.)])([ \t]+|$)(.*)$/;
 const BLANK = /^[ \t]*$/;
+const TABLE_RULE = /^ {0,3}\|?[ \t]*:?-+:?[ \t]*(\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$/;
 const PUNCT = /^[!-/:-@[-`{-~]$/;
 const URL_START = /^https?:\/\/[^\s<>"'`]+/i;
 
@@ -37,6 +39,18 @@ export function renderMarkdown(src, doc = document) {
 
 function startsBlock(line) {
   return FENCE.test(line) || HEADING.test(line) || RULE.test(line) || QUOTE.test(line) || ITEM.test(line);
+}
+
+// cells: the cells of a table row ("| a | b |" or "a | b"); "\|" is a literal bar.
+function cells(line) {
+  const row = line.trim().replace(/^\|/, '').replace(/(^|[^\\])\|$/, '$1');
+  return row.split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'));
+}
+
+// A table starts with a header row whose next line is a rule with as many cells.
+function tableAt(lines, i) {
+  return i + 1 < lines.length && lines[i].includes('|') && TABLE_RULE.test(lines[i + 1]) &&
+         lines[i + 1].includes('|') && cells(lines[i]).length === cells(lines[i + 1]).length;
 }
 
 function indentOf(line) {
@@ -91,15 +105,45 @@ function blocks(lines, doc, depth) {
       out.append(q);
     } else if (ITEM.test(line) && depth < MAX_DEPTH) {
       i = list(lines, i, doc, depth, out);
+    } else if (tableAt(lines, i)) {
+      i = table(lines, i, doc, depth, out);
     } else {
       const para = [line.trim()];
-      for (i++; i < lines.length && !BLANK.test(lines[i]) && !startsBlock(lines[i]); i++) para.push(lines[i].trim());
+      for (i++; i < lines.length && !BLANK.test(lines[i]) && !startsBlock(lines[i]) && !tableAt(lines, i); i++) {
+        para.push(lines[i].trim());
+      }
       const p = doc.createElement('p');
       p.append(inline(para.join('\n'), doc, depth));
       out.append(p);
     }
   }
   return out;
+}
+
+// table: parses the table starting at lines[i] into out (in a scrolling box, so a wide
+// table never widens the page); returns the index after it.
+function table(lines, i, doc, depth, out) {
+  const head = cells(lines[i]);
+  const row = (values, tag) => {
+    const tr = doc.createElement('tr');
+    head.forEach((_, k) => {
+      const cell = doc.createElement(tag);
+      cell.append(inline(values[k] || '', doc, depth));
+      tr.append(cell);
+    });
+    return tr;
+  };
+  const el = doc.createElement('table');
+  const thead = doc.createElement('thead');
+  thead.append(row(head, 'th'));
+  const tbody = doc.createElement('tbody');
+  for (i += 2; i < lines.length && !BLANK.test(lines[i]) && lines[i].includes('|'); i++) tbody.append(row(cells(lines[i]), 'td'));
+  el.append(thead, tbody);
+  const box = doc.createElement('div');
+  box.className = 'table-scroll';
+  box.append(el);
+  out.append(box);
+  return i;
 }
 
 // list: parses the list starting at lines[i] into out; returns the index after it.

@@ -261,10 +261,11 @@ const HOSTILE = [
   '```html\n<script>alert(1)</script>\n```',
   'https://example.com/"onmouseover="alert(1) and [fine](https://example.com/a?b=1)',
   '> <style>body{display:none}</style>\n- <form action=x><input></form>',
+  '| <img src=x onerror=alert(1)> | [x](javascript:alert(1)) |\n|---|---|\n| <b>cell</b> | `</td><script>` |',
 ].join('\n\n');
 
 const ALLOWED_TAGS = new Set(['P', 'H1', 'H2', 'H3', 'H4', 'H5', 'H6', 'PRE', 'CODE', 'UL', 'OL', 'LI', 'BLOCKQUOTE',
-                              'HR', 'STRONG', 'EM', 'A', 'BR', 'DIV']);
+                              'HR', 'STRONG', 'EM', 'A', 'BR', 'DIV', 'TABLE', 'THEAD', 'TBODY', 'TR', 'TH', 'TD']);
 
 // inspect: what the rendered container holds that should not be there.
 function inspectRendered(root, allowed) {
@@ -301,18 +302,21 @@ await step('markdown renderer on its own: hostile input creates no element, attr
           out.links.length === 2 && out.links.every((l) => l.startsWith('https://example.com/'))) || { ...out, literal, dialogs: page.dialogs };
 });
 
-await step('markdown renderer: paragraphs, headings, code, emphasis, lists and links render as elements', async () => {
+await step('markdown renderer: paragraphs, headings, code, emphasis, lists, tables and links render as elements', async () => {
   const html = await page.evaluate(async () => {
     const { renderMarkdown } = await import('/markdown.js');
     const box = document.createElement('div');
     box.append(renderMarkdown('# Title\n\nSome **bold**, *italic*, `code` and [a link](https://example.org/x).\n' +
-      'second line\n\n- one\n- two\n  - nested\n\n3. three\n4. four\n\n```c\nint x = 1 < 2;\n```\n\n> quoted\n\n---'));
+      'second line\n\n- one\n- two\n  - nested\n\n3. three\n4. four\n\n```c\nint x = 1 < 2;\n```\n\n> quoted\n\n---\n\n' +
+      '| Model | Score |\n|:------|------:|\n| a \\| b | **9** |'));
     return box.innerHTML;
   });
   const want = ['<h1>Title</h1>', '<strong>bold</strong>', '<em>italic</em>', '<code>code</code>',
                 '<a href="https://example.org/x" rel="noopener noreferrer nofollow" target="_blank">a link</a>', '<br>second line',
                 '<ul><li>one</li><li>two<ul><li>nested</li></ul></li></ul>', '<ol start="3"><li>three</li><li>four</li></ol>',
-                '<pre><code>int x = 1 &lt; 2;</code></pre>', '<blockquote><p>quoted</p></blockquote>', '<hr>'];
+                '<pre><code>int x = 1 &lt; 2;</code></pre>', '<blockquote><p>quoted</p></blockquote>', '<hr>',
+                '<div class="table-scroll"><table><thead><tr><th>Model</th><th>Score</th></tr></thead>' +
+                '<tbody><tr><td>a | b</td><td><strong>9</strong></td></tr></tbody></table></div>'];
   const missing = want.filter((w) => !html.includes(w));
   return missing.length === 0 || `missing ${JSON.stringify(missing)} in ${html}`;
 });
