@@ -2,15 +2,15 @@
 //
 // Model output is hostile input. Nothing here parses HTML: every character of the source
 // ends up in a text node, or selects one of a fixed set of elements (p, h1-h6, pre, code,
-// ul, ol, li, blockquote, hr, table and its parts in a div, strong, em, a, br). The only attribute that carries source
-// text is a link's href, and only after URL parsing proved it http: or https:.
+// ul, ol, li, blockquote, hr, table parts in a div, strong, em, a, br). The only attribute
+// that carries source text is a link's href, and only after URL parsing proved it http: or
+// https:.
 //
 // Supported: paragraphs (single newlines become line breaks), ATX headings, fenced code
 // blocks, bullet and numbered lists (nested by indentation), block quotes, rules, pipe
 // tables, code spans, **bold**, *italic*, [links](https://...), bare http(s) URLs,
-// backslash escapes.
-// Anything else stays literal text. Unclosed fences run to the end, so a code block that
-// is still streaming looks like one.
+// backslash escapes. Anything else stays literal text. Unclosed fences run to the end, so
+// a code block that is still streaming looks like one.
 
 const MAX_DEPTH = 8; // nested quotes / lists / emphasis beyond this are kept as text
 
@@ -137,7 +137,9 @@ function table(lines, i, doc, depth, out) {
   const thead = doc.createElement('thead');
   thead.append(row(head, 'th'));
   const tbody = doc.createElement('tbody');
-  for (i += 2; i < lines.length && !BLANK.test(lines[i]) && lines[i].includes('|'); i++) tbody.append(row(cells(lines[i]), 'td'));
+  for (i += 2; i < lines.length && !BLANK.test(lines[i]) && lines[i].includes('|'); i++) {
+    tbody.append(row(cells(lines[i]), 'td'));
+  }
   el.append(thead, tbody);
   const box = doc.createElement('div');
   box.className = 'table-scroll';
