@@ -60,14 +60,13 @@ check "usage chunk" jq -e '.choices == [] and .usage.completion_tokens == 252' \
   <<<"$(grep '^data: {' "$T/stream" | tail -n 1 | sed 's/^data: //')"
 
 # --- concurrent streams are batched, each gets the single-stream text, and clients that
-# leave mid-way free their slots. The leavers share the batch with the others, so their
-# own tokens come slowly and each is cut off before its story (~340 tokens) ends.
-# send_and_leave BODY: POSTs BODY over a raw socket and closes it 10 ms later.
+# leave free their slots. The worker is stopped (SIGSTOP) while two clients send a request
+# and close at once, so both are gone before their first token, whatever the timing.
+# send_and_leave BODY: POSTs BODY over a raw socket and closes it.
 send_and_leave() {
   exec 3<>"/dev/tcp/127.0.0.1/$WORKER_PORT" || return 1
   printf 'POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
     "${#1}" "$1" >&3
-  sleep 0.01
   exec 3>&-
 }
 full=$(post /v1/completions "{\"prompt\":\"$PROMPT\",\"temperature\":0}" | jq .usage.completion_tokens)
@@ -79,8 +78,10 @@ for i in $(seq 1 $N); do
     >"$T/par.$i" &
   clients+=($!)
 done
+kill -STOP "$MAIN_PID"
 send_and_leave "{\"prompt\":\"$PROMPT\",\"temperature\":0,\"stream\":true}"
 send_and_leave "{\"prompt\":\"$PROMPT\",\"temperature\":0,\"stream\":false}"
+kill -CONT "$MAIN_PID"
 wait "${clients[@]}"   # not a bare wait: the workers are children too
 same=0
 for i in $(seq 1 $N); do [[ $(stream_text "$T/par.$i") == "$GOLDEN" ]] && same=$((same + 1)); done
@@ -93,7 +94,7 @@ expect_eq "clients gone: both noticed (a stream by a failed write, a plain reque
   $(($(metric arena_worker_clients_gone_total) - gone_before)) 2
 left=$(($(metric arena_worker_tokens_generated_total) - tokens_before - N * 252))
 check "clients gone: their generation stopped early ($left tokens for both, a story is $full)" \
-  test "$left" -lt $((2 * full))
+  test "$left" -lt "$full"
 check "server still serves after a disconnect" \
   jq -e '.choices[0].text | length > 0' <<<"$(post /v1/completions '{"prompt":"Hi","max_tokens":3}')"
 
@@ -134,6 +135,7 @@ check "metrics: TTFT +Inf bucket" grep -q '^arena_worker_time_to_first_token_sec
 # --- a full queue answers 503 with Retry-After
 start_worker tiny models/stories260K.bin models/tok512.bin --max-batch 1 --max-queue 4 || exit 1
 TINY=http://127.0.0.1:$WORKER_PORT
+TINY_PID=$WORKER_PID
 clients=()
 for i in 1 2 3 4 5 6 7 8; do
   curl -s -o "$T/flood.$i" -D "$T/flood.$i.h" -w '%{http_code}\n' "$TINY/v1/completions" \
@@ -148,6 +150,9 @@ check "flooding batch 1 + queue 4: some served, the rest refused ($codes)" \
 busy=$(grep -l '^503' "$T"/flood.*.code | head -n 1); busy=${busy%.code}
 check "503 has Retry-After" grep -qi '^retry-after: [0-9]' "$busy.h"
 check "503 error object" jq -e '.error.message | length > 0' "$busy"
+kill -TERM "$TINY_PID"
+wait "$TINY_PID"
+expect_eq "SIGTERM after a flood: clean exit" $? 0
 
 # --- bad flags and a clean shutdown
 "$ARENA_BIN/arena-worker" serve --model models/stories260K.bin >/dev/null 2>&1
@@ -168,4 +173,5 @@ sleep 0.2
 kill -TERM "$MAIN_PID"
 wait "$MAIN_PID"
 expect_eq "SIGTERM mid-stream: clean exit" $? 0
-wait "$client"
+wait "$client" 2>/dev/null   # curl fails (18: cut short) when the server goes first
+exit 0
