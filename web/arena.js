@@ -87,7 +87,22 @@ function explain(err) {
   }
   if (err.status === 503) return `The arena is busy or briefly unavailable (${err.message}). Please try again in a moment.`;
   if (err.status === 0) return 'Could not reach the server. Check your connection and try again.';
-  return `Something went wrong: ${err.message}.`;
+  return `${capitalise(err.message)}. ${ADVICE[err.code] || ''}`.trim();
+}
+
+// What to do after the server's own refusals (its messages say what happened).
+const ADVICE = {
+  turn_limit: 'Vote on the answers, or start a new round.',
+  side_failed: 'Press Regenerate to ask both models again.',
+  unknown_battle: 'Start a new round.',
+  bad_token: 'Start a new round.',
+  prompt_too_long: 'Shorten your prompt and send it again.',
+  too_large: 'Shorten your prompt and send it again.',
+  blocked: 'Please rephrase your prompt.',
+};
+
+function capitalise(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : 'The request failed';
 }
 
 // --- messages ------------------------------------------------------------------------------

@@ -221,6 +221,22 @@ await step('regenerate: the last turn is answered again and can then be voted on
     { states, streams, turns, texts, votes };
 });
 
+await step('turn limit: a turn past the server\'s limit is refused and explained; the battle can still be voted on', async () => {
+  const third = await ask(page, 'And then?');            // the third of three turns
+  page.expectedErrors = true;                              // the browser logs the 409 itself
+  await page.fill('#prompt', 'And after that?');
+  await page.press('#prompt', 'Enter');
+  await page.waitForSelector('#notice:not([hidden])');
+  page.expectedErrors = false;
+  const text = await page.textContent('#notice-text');
+  const retry = await page.isVisible('#retry');
+  const turns = await page.$$eval('#convo-a .turn', (ts) => ts.length);
+  const votes = await voteStates(page);
+  await page.fill('#prompt', '');
+  return (third === 'done,done' && /turn limit/.test(text) && /start a new round/.test(text) && !retry && turns === 3 &&
+          votes === 'on,on,on,on') || { third, text, retry, turns, votes };
+});
+
 await step('keyboard: digits typed in the prompt box do not vote; Esc then 2 votes "B is better"', async () => {
   await page.focus('#prompt');
   await page.keyboard.press('2');

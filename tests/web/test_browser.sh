@@ -46,7 +46,7 @@ cat >"$T/arena.json" <<EOF
 {
   "listen": {"host": "127.0.0.1", "port": $port},
   "redis": {"url": "redis://127.0.0.1:$REDIS_PORT/0"},
-  "battles": {"token_secret": "browser-test-secret-0123456789abcdef", "max_tokens": 96},
+  "battles": {"token_secret": "browser-test-secret-0123456789abcdef", "max_tokens": 96, "max_turns": 3},
   "limits": {"battles_per_minute": 1000, "votes_per_minute": 1000, "health_interval": 0.5},
   "board": {"ci_method": "bootstrap", "bootstrap_rounds": 100, "static_table": "$T/static.csv"},
   "web_root": "$ARENA_ROOT/web",
