@@ -406,7 +406,7 @@ static void handle_completion(struct server *srv, struct evhttp_request *req, en
     st->stream = or.stream;
     st->include_usage = or.include_usage;
     snprintf(st->id, sizeof st->id, "%s-%llx%06" PRIx64, kind == OAI_CHAT ? "chatcmpl" : "cmpl",
-             srv->started, n);
+             (unsigned long long)srv->started, n);
     st->meta = (struct oai_meta){kind, st->id, srv->opts->name, (long long)time(NULL)};
     if (!(st->job = sched_req_new(srv->sched, or.prompt, &gp, st, msg, sizeof msg))) {
         oai_error_set(&err, 400, "invalid_request_error", NULL, kind == OAI_CHAT ? "messages" : "prompt",

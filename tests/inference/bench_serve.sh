@@ -3,7 +3,8 @@
 # For each model: one stream alone (the baseline), then 32 concurrent streams; prints
 # aggregate tokens/s and its ratio to the baseline (target >= 8x), time to first token
 # p50/p99 under load (target p99 < 50 ms) and the worker's peak RSS. No assertions.
-# The client is bin/inference-loadgen (tests/inference/loadgen.c).
+# The client is bin/inference-loadgen (tests/inference/loadgen.c). BENCH_SERVE_FLAGS adds
+# worker flags, e.g. BENCH_SERVE_FLAGS="--device cuda" after make cuda.
 . "$(dirname "$0")/../lib.sh"
 
 STREAMS=${BENCH_STREAMS:-32}
@@ -16,7 +17,9 @@ field() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 printf '%-13s %10s %10s %7s %10s %10s %9s\n' model "1 tok/s" "$STREAMS tok/s" ratio "ttft p50" "ttft p99" "peak RSS"
 for spec in stories260K:tok512 llama2xs:tok512 babyllama105:tok105; do
   model=${spec%%:*} tok=${spec#*:}
-  start_worker "$model" "models/$model.bin" "models/$tok.bin" --max-batch "$STREAMS" || exit 1
+  # shellcheck disable=SC2086 # BENCH_SERVE_FLAGS is a list of flags
+  start_worker "$model" "models/$model.bin" "models/$tok.bin" --max-batch "$STREAMS" ${BENCH_SERVE_FLAGS:-} ||
+    exit 1
   url=http://127.0.0.1:$WORKER_PORT
   "$LOADGEN" "$url" "$STREAMS" "$TOKENS" >/dev/null   # warm up: first touch of every slot
   one=$("$LOADGEN" "$url" 1 "$TOKENS") || { echo "bench_serve: $model single stream failed: $one"; exit 1; }
