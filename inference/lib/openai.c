@@ -273,11 +273,13 @@ static int chat_prompt(json_t *root, enum oai_template tmpl, struct oai_request 
         json_t *role = json_object_get(m, "role"), *content = json_object_get(m, "content");
         if (!json_is_object(m) || !json_is_string(role))
             return BAD("messages", "messages[%zu] must be an object with a string 'role'", i);
-        if (!json_is_string(content))
+        int user = !strcmp(json_string_value(role), "user");
+        /* OpenAI lets an assistant or tool message have null content: it adds no text. */
+        if (!json_is_string(content) && (user || !json_is_null(content)))
             return BAD("messages", "messages[%zu].content must be a string", i);
-        if (!strcmp(json_string_value(role), "user"))
+        if (user)
             last_user = json_string_value(content);
-        total += json_string_length(content) + 1;
+        total += json_string_length(content) + 1;   /* 0 for null */
     }
     if (tmpl == OAI_TEMPLATE_LAST_USER) {
         if (!last_user)
@@ -287,12 +289,14 @@ static int chat_prompt(json_t *root, enum oai_template tmpl, struct oai_request 
         char *p = req->prompt;
         json_array_foreach(msgs, i, m) {
             json_t *content = json_object_get(m, "content");
+            if (!json_is_string(content))
+                continue;
             size_t n = json_string_length(content);
             memcpy(p, json_string_value(content), n);
             p += n;
             *p++ = '\n';
         }
-        p[-1] = '\0';
+        *(p > req->prompt ? p - 1 : p) = '\0';
     }
     return req->prompt ? 0 : BAD("messages", "out of memory");
 }

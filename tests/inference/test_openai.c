@@ -45,6 +45,14 @@ static void test_parse(void)
     CHECK(parse(chat, OAI_CHAT, OAI_TEMPLATE_CONCAT, &req, &err) == 0 &&
           !strcmp(req.prompt, "Be kind\nOnce\nx\nOnce upon a time"), "concat template joins all messages");
     oai_request_free(&req);
+    const char *with_null = "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},"
+                            "{\"role\":\"assistant\",\"content\":null},{\"role\":\"user\",\"content\":\"b\"}]}";
+    CHECK(parse(with_null, OAI_CHAT, OAI_TEMPLATE_CONCAT, &req, &err) == 0 && !strcmp(req.prompt, "a\nb"),
+          "an assistant message with null content adds no text");
+    oai_request_free(&req);
+    CHECK(parse("{\"messages\":[{\"role\":\"assistant\",\"content\":null}]}", OAI_CHAT, OAI_TEMPLATE_CONCAT,
+                &req, &err) == 0 && !strcmp(req.prompt, ""), "concat of no text is empty (generation starts from BOS)");
+    oai_request_free(&req);
 
     const char *full = "{\"prompt\":\"Hi\",\"max_tokens\":5,\"temperature\":0,\"top_p\":0.5,\"seed\":42,"
                        "\"stop\":[\"a\",\"bc\"],\"stream\":true,\"stream_options\":{\"include_usage\":true},"
@@ -68,6 +76,9 @@ static void test_parse(void)
     expect_bad("{\"messages\":\"hi\"}", OAI_CHAT, "messages");
     expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":5}]}", OAI_CHAT, "messages");
     expect_bad("{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", OAI_CHAT, "messages");
+    expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":null}]}", OAI_CHAT, "messages");
+    expect_bad("{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"role\":\"assistant\",\"content\":[]}]}",
+               OAI_CHAT, "messages");
     expect_bad("{\"prompt\":5}", OAI_COMPLETION, "prompt");
     expect_bad("{\"prompt\":\"x\",\"max_tokens\":\"5\"}", OAI_COMPLETION, "max_tokens");
     expect_bad("{\"prompt\":\"x\",\"max_tokens\":0}", OAI_COMPLETION, "max_tokens");
