@@ -112,6 +112,7 @@ struct conn {
 
 typedef struct follow {
     int running, in_flight;
+    struct event *retry;        /* after an error reply: read again a second later */
     char last_id[64];
     store_records_cb cb;
     void *ud;
@@ -350,6 +351,7 @@ static void on_connect(const redisAsyncContext *cac, int status)
 }
 
 static void follow_next(store *s);
+static void follow_retry(evutil_socket_t fd, short what, void *arg);
 
 static void handshake_done(req *r, redisReply *reply)
 {
@@ -682,7 +684,8 @@ store *store_new(struct event_base *base, const store_config *cfg, char *err, si
     snprintf(s->key_voted, sizeof s->key_voted, "arena:{%s}:voted", s->ns);
     snprintf(s->key_votes, sizeof s->key_votes, "arena:{%s}:votes", s->ns);
     s->fail_ev = event_new(base, -1, 0, fail_pending, s);
-    if (!s->fail_ev || conn_init(&s->cmd, s, "command") < 0 || conn_init(&s->fol, s, "follow") < 0)
+    s->follow.retry = evtimer_new(base, follow_retry, s);
+    if (!s->fail_ev || !s->follow.retry || conn_init(&s->cmd, s, "command") < 0 || conn_init(&s->fol, s, "follow") < 0)
         goto nomem;
     conn_start(&s->cmd, host, port);
     conn_start(&s->fol, host, port);
@@ -704,6 +707,7 @@ void store_free(store *s)
         fail_pending(-1, 0, s);
         event_free(s->fail_ev);
     }
+    if (s->follow.retry) event_free(s->follow.retry);
     for (size_t i = 0; i < s->n_sentinels; i++) free(s->sentinels[i]);
     free(s->sentinels);
     free(s->password);
@@ -1105,7 +1109,11 @@ static void follow_done(req *r, redisReply *reply)
     if (!f->running) return;
     if (!reply || (reply->type != REDIS_REPLY_ARRAY && reply->type != REDIS_REPLY_NIL)) {
         f->cb(f->ud, STORE_UNAVAILABLE, NULL, 0);
-        return;   /* resumes when the follow connection is ready again */
+        if (reply && f->running) {   /* an error reply on a live connection: try again later */
+            struct timeval later = { 1, 0 };
+            evtimer_add(f->retry, &later);
+        }
+        return;   /* otherwise it resumes when the follow connection is ready again */
     }
     const redisReply *entries = NULL;
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
@@ -1124,6 +1132,11 @@ static void follow_done(req *r, redisReply *reply)
         if (n) f->cb(f->ud, STORE_OK, s->recbuf, n);
     }
     if (f->running) follow_next(s);
+}
+
+static void follow_retry(evutil_socket_t fd, short what, void *arg)
+{
+    follow_next(arg);
 }
 
 static void follow_next(store *s)
@@ -1171,6 +1184,7 @@ int store_follow_votes(store *s, const char *from_id, store_records_cb cb, void 
 void store_follow_stop(store *s)
 {
     s->follow.running = 0;
+    evtimer_del(s->follow.retry);
 }
 
 static void scan_done(req *r, redisReply *reply)

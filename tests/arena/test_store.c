@@ -342,6 +342,28 @@ int main(void)
     for (int t = 0; t < 3000 && f.n < 5; t += 20) rp_run_for(base, 20);
     CHECK(f.n == 5, "follower delivered the 5 records (%zu)", f.n);
 
+    /* a follower whose stream key holds something else gets errors, then recovers */
+    {
+        redisReply *x = c ? redisCommand(c, "SET arena:{w}:votes not-a-stream") : NULL;
+        if (x) freeReplyObject(x);
+        store_config wc = sc;
+        wc.ns = "w";
+        store *sw = store_new(base, &wc, err, sizeof err);
+        feed fw = { 0 };
+        store_follow_votes(sw, "0", on_feed, &fw);
+        for (int t = 0; t < 3000 && !fw.unavailable; t += 20) rp_run_for(base, 20);
+        x = c ? redisCommand(c, "DEL arena:{w}:votes") : NULL;
+        if (x) freeReplyObject(x);
+        store_vote_record one = { .question_id = "w1", .model_a = "m1", .model_b = "m2", .winner = "tie",
+                                  .anony = 1, .tstamp = 1 };
+        result iw = { 0 };
+        store_import_vote(sw, &one, on_done, &iw);
+        for (int t = 0; t < 4000 && fw.n < 1; t += 20) rp_run_for(base, 20);
+        CHECK(fw.unavailable >= 1 && fw.n == 1, "follower retries after an error reply (%zu errors, %zu records)",
+              fw.unavailable, fw.n);
+        store_free(sw);
+    }
+
     /* a hung server: requests time out, fail, then work again */
     kill(rp.pid, SIGSTOP);
     v = vote("b3", "tie", 0);
