@@ -26,9 +26,14 @@ start_redis || { not_ok "redis-server starts"; exit 1; }
 models=(stories260K llama2xs babyllama105)
 declare -A weights=([stories260K]=models/stories260K.bin [llama2xs]=models/llama2xs.bin [babyllama105]=models/babyllama105.bin)
 declare -A tokenizers=([stories260K]=models/tok512.bin [llama2xs]=models/tok512.bin [babyllama105]=models/tok105.bin)
+# Ports come from free_port, and another program may take one before we bind it: each
+# process gets three tries.
 declare -A ports
 for m in "${models[@]}"; do
-  start_worker "$m" "${weights[$m]}" "${tokenizers[$m]}" --threads 1 || { not_ok "worker $m starts"; exit 1; }
+  for try in 1 2 3; do
+    start_worker "$m" "${weights[$m]}" "${tokenizers[$m]}" --threads 1 >/dev/null && break
+    ((try < 3)) || { not_ok "worker $m starts"; sed 's/^/# /' "$T/worker-$m.log" | tail -n 5; exit 1; }
+  done
   ports[$m]=$WORKER_PORT
 done
 
@@ -36,7 +41,6 @@ done
 # ranks, rank differences and correlations to show.
 printf 'model,average\nstories260K,12.5\nllama2xs,20.25\nbabyllama105,7.75\n' >"$T/static.csv"
 
-port=$(free_port)
 model_json=""
 for m in "${models[@]}"; do
   model_json+="${model_json:+,}
@@ -44,7 +48,7 @@ for m in "${models[@]}"; do
 done
 cat >"$T/arena.json" <<EOF
 {
-  "listen": {"host": "127.0.0.1", "port": $port},
+  "listen": {"host": "127.0.0.1", "port": 8080},
   "redis": {"url": "redis://127.0.0.1:$REDIS_PORT/0"},
   "battles": {"token_secret": "browser-test-secret-0123456789abcdef", "max_tokens": 96, "max_turns": 3},
   "limits": {"battles_per_minute": 1000, "votes_per_minute": 1000, "health_interval": 0.5},
@@ -56,13 +60,20 @@ cat >"$T/arena.json" <<EOF
 }
 EOF
 
-spawn arena-server "$ARENA_BIN/arena-server" --config "$T/arena.json"
-url=http://127.0.0.1:$port
-if ! wait_for 30 curl -sf "$url/readyz"; then
-  not_ok "arena-server becomes ready"
-  sed 's/^/# /' "$T/arena-server.log" | tail -n 20
-  exit 1
-fi
+for try in 1 2 3; do
+  port=$(free_port)
+  url=http://127.0.0.1:$port
+  spawn arena-server "$ARENA_BIN/arena-server" --config "$T/arena.json" --port "$port"
+  server_pid=$SPAWNED
+  # Ready: Redis and at least two workers answer.
+  until curl -sf "$url/readyz" >/dev/null 2>&1 || ! kill -0 "$server_pid" 2>/dev/null || ((SECONDS > 120)); do sleep 0.1; done
+  curl -sf "$url/readyz" >/dev/null 2>&1 && break
+  if ((try == 3)) || ! grep -q 'in use' "$T/arena-server.log"; then
+    not_ok "arena-server becomes ready"
+    sed 's/^/# /' "$T/arena-server.log" | tail -n 20
+    exit 1
+  fi
+done
 
 mkdir -p "$artifacts"
 node tests/web/browser.mjs "$url" "$artifacts" "${models[@]}"
