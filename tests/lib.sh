@@ -82,3 +82,14 @@ start_worker() {
   WORKER_PID=$SPAWNED
   wait_for 20 curl -sf "http://127.0.0.1:$WORKER_PORT/health" || { echo "# worker $name did not start"; cat "$T/worker-$name.log"; return 1; }
 }
+
+# start_arena NAME CONFIG [extra arena-server flags]: bin/arena-server on a free port with
+# the given config. Sets ARENA_PORT, ARENA_PID and ARENA_URL; waits for /healthz.
+start_arena() {
+  local name=$1 config=$2; shift 2
+  ARENA_PORT=$(free_port)
+  spawn "$name" "$ARENA_BIN/arena-server" --config "$config" --port "$ARENA_PORT" --host 127.0.0.1 "$@"
+  ARENA_PID=$SPAWNED
+  ARENA_URL=http://127.0.0.1:$ARENA_PORT
+  wait_for 20 curl -sf "$ARENA_URL/healthz" || { echo "# arena-server $name did not start"; cat "$T/$name.log"; return 1; }
+}
