@@ -22,20 +22,17 @@ void inf_rmsnorm(float *out, const float *x, const float *weight, int rows, int 
  * vector extension: two SSE registers, or one AVX register in the AVX2 clone), then the
  * lanes pairwise, then the scalar tail: a fixed order for a given length, on any CPU.
  * (ISO C mode means no FMA contraction, so both clones round identically.) */
-/* The vectors never cross a call boundary (all static inline): no ABI concern. */
-#pragma GCC diagnostic ignored "-Wpsabi"
 typedef float v8f __attribute__((vector_size(32)));
+/* The same for loads and stores at any float address (and aliasing float arrays). Vectors
+ * never cross a call: passing them by value would depend on the AVX ABI. */
+typedef float v8f_any __attribute__((vector_size(32), aligned(4), may_alias));
+#define LOAD8(p) (*(const v8f_any *)(p))
+#define STORE8(p, v) (*(v8f_any *)(p) = (v))
 
-static inline v8f load8(const float *p)
+static inline float reduce8(const v8f *a)
 {
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline float reduce8(v8f a)
-{
-    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    const v8f v = *a;
+    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
 }
 
 /* One weight row against one input row. */
@@ -44,8 +41,8 @@ static inline float dot1(const float *w, const float *x, int n)
     v8f acc = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8)
-        acc += load8(w + i) * load8(x + i);
-    float s = reduce8(acc);
+        acc += LOAD8(w + i) * LOAD8(x + i);
+    float s = reduce8(&acc);
     for (; i < n; i++)
         s += w[i] * x[i];
     return s;
@@ -59,13 +56,13 @@ static inline void dot4(float *out, const float *w, const float *x, int n)
     v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        v8f xv = load8(x + i);
-        a0 += load8(w0 + i) * xv;
-        a1 += load8(w1 + i) * xv;
-        a2 += load8(w2 + i) * xv;
-        a3 += load8(w3 + i) * xv;
+        v8f xv = LOAD8(x + i);
+        a0 += LOAD8(w0 + i) * xv;
+        a1 += LOAD8(w1 + i) * xv;
+        a2 += LOAD8(w2 + i) * xv;
+        a3 += LOAD8(w3 + i) * xv;
     }
-    float s0 = reduce8(a0), s1 = reduce8(a1), s2 = reduce8(a2), s3 = reduce8(a3);
+    float s0 = reduce8(&a0), s1 = reduce8(&a1), s2 = reduce8(&a2), s3 = reduce8(&a3);
     for (; i < n; i++) {
         s0 += w0[i] * x[i];
         s1 += w1[i] * x[i];
@@ -78,9 +75,13 @@ static inline void dot4(float *out, const float *w, const float *x, int n)
     out[3] = s3;
 }
 
-__attribute__((target_clones("avx2", "default")))
-void inf_matmul(float *out, const float *x, const float *w, int rows, int in, int out_dim,
-                int out_begin, int out_end)
+/* The kernels with loops worth it come in an AVX2 and a baseline clone, chosen at load
+ * time. (Static, with a plain exported wrapper: clang 14 emits the dispatcher of an
+ * exported clone only in translation units that call it.) */
+#define CLONED __attribute__((target_clones("avx2", "default")))
+
+CLONED static void matmul(float *out, const float *x, const float *w, int rows, int in, int out_dim,
+                          int out_begin, int out_end)
 {
     int o = out_begin;
     /* Blocks of four weight rows stay in L1 while every input row passes by. */
@@ -95,6 +96,12 @@ void inf_matmul(float *out, const float *x, const float *w, int rows, int in, in
     for (; o < out_end; o++)
         for (int r = 0; r < rows; r++)
             out[(size_t)r * out_dim + o] = dot1(w + (size_t)o * in, x + (size_t)r * in, in);
+}
+
+void inf_matmul(float *out, const float *x, const float *w, int rows, int in, int out_dim,
+                int out_begin, int out_end)
+{
+    matmul(out, x, w, rows, in, out_dim, out_begin, out_end);
 }
 
 void inf_rope_table(float *cos_sin, int seq_len, int head_size)
@@ -144,18 +151,18 @@ void inf_softmax(float *x, int n)
  * sums); each score is summed over i in order, as run.c does. The weighted sum of values
  * keeps 4 interleaved partial sums per 8 components (vector registers) when the head is a
  * multiple of 8 wide (all llama2.c models); other widths take scalar loops. */
-__attribute__((target_clones("avx2", "default")))
-void inf_attention_head(float *out, const float *q, const float *keys, int key_stride,
-                        const float *values, int value_stride, int n_pos, int head_size, float *att)
+CLONED static void attention_head(float *out, const float *q, const float *keys, int key_stride,
+                                  const float *values, int value_stride, int n_pos, int head_size,
+                                  float *att)
 {
     const float scale = sqrtf((float)head_size);
     int t = 0;
     for (; t + 8 <= n_pos; t += 8) {
-        v8f acc = q[0] * load8(keys + t);
+        v8f acc = q[0] * LOAD8(keys + t);
         for (int i = 1; i < head_size; i++)
-            acc += q[i] * load8(keys + (size_t)i * key_stride + t);
+            acc += q[i] * LOAD8(keys + (size_t)i * key_stride + t);
         acc /= scale;
-        memcpy(att + t, &acc, sizeof acc);
+        STORE8(att + t, acc);
     }
     for (; t < n_pos; t++) {
         float score = q[0] * keys[t];
@@ -170,15 +177,15 @@ void inf_attention_head(float *out, const float *q, const float *keys, int key_s
             v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
             int u = 0;
             for (; u + 4 <= n_pos; u += 4) {
-                a0 += att[u] * load8(v + (size_t)u * value_stride);
-                a1 += att[u + 1] * load8(v + (size_t)(u + 1) * value_stride);
-                a2 += att[u + 2] * load8(v + (size_t)(u + 2) * value_stride);
-                a3 += att[u + 3] * load8(v + (size_t)(u + 3) * value_stride);
+                a0 += att[u] * LOAD8(v + (size_t)u * value_stride);
+                a1 += att[u + 1] * LOAD8(v + (size_t)(u + 1) * value_stride);
+                a2 += att[u + 2] * LOAD8(v + (size_t)(u + 2) * value_stride);
+                a3 += att[u + 3] * LOAD8(v + (size_t)(u + 3) * value_stride);
             }
             for (; u < n_pos; u++)
-                a0 += att[u] * load8(v + (size_t)u * value_stride);
+                a0 += att[u] * LOAD8(v + (size_t)u * value_stride);
             v8f sum = (a0 + a1) + (a2 + a3);
-            memcpy(out + i, &sum, sizeof sum);
+            STORE8(out + i, sum);
         }
         return;
     }
@@ -188,6 +195,12 @@ void inf_attention_head(float *out, const float *q, const float *keys, int key_s
         for (int i = 0; i < head_size; i++)
             out[i] += att[u] * v[i];
     }
+}
+
+void inf_attention_head(float *out, const float *q, const float *keys, int key_stride,
+                        const float *values, int value_stride, int n_pos, int head_size, float *att)
+{
+    attention_head(out, q, keys, key_stride, values, value_stride, n_pos, head_size, att);
 }
 
 void inf_swiglu(float *h, const float *g, int n)
