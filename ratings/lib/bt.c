@@ -7,6 +7,7 @@
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,17 @@
 void bt_opts_default(bt_opts *o)
 {
     *o = (bt_opts){ .scale = 400, .base = 10, .init = 1000, .tol = 1e-10, .max_iter = 100, .l2 = 1e-2 };
+}
+
+static void gsl_quiet_once(void)
+{
+    gsl_set_error_handler_off();
+}
+
+void bts_gsl_quiet(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, gsl_quiet_once);
 }
 
 /* ---- problem structure ---- */
@@ -378,7 +390,7 @@ int bt_fit(const rt_data *d, const bt_opts *opts, bt_result *out, char *err, siz
     char names[8192], lose[4096], win[4096];
 
     memset(out, 0, sizeof *out);
-    gsl_set_error_handler_off();
+    bts_gsl_quiet();
     if (opts) o = *opts;
     else bt_opts_default(&o);
     if (!(o.scale > 0) || !(o.base > 1) || !(o.tol > 0) || o.max_iter < 1 || !(o.l2 > 0)) {

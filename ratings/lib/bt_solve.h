@@ -44,6 +44,10 @@ typedef struct bts_work {
     unsigned char *seen;            /* [k] */
 } bts_work;
 
+/* Turns GSL's abort-on-error handler off, once per process (a global: not written again
+ * by every call, so concurrent fits do not race on it). Every status is checked. */
+void bts_gsl_quiet(void);
+
 int  bts_problem_init(bts_problem *p, const rt_data *d);
 void bts_problem_free(bts_problem *p);
 int  bts_work_init(bts_work *w, const bts_problem *p);

@@ -331,7 +331,7 @@ int ci_bt_bootstrap(const rt_data *d, const bt_opts *bo, const bt_result *point,
     int rc = -1;
 
     memset(out, 0, sizeof *out);
-    gsl_set_error_handler_off();
+    bts_gsl_quiet();
     if (!bo) bt_opts_default(&bdef), bo = &bdef;
     if (!co) ci_opts_default(&cdef), co = &cdef;
     if (check_point(d, point, err, errlen) < 0 || check_opts(co, err, errlen) < 0) return -1;
@@ -372,7 +372,7 @@ int ci_elo_bootstrap(const rt_data *d, const elo_opts *eo, const ci_opts *co, ci
     elo_opts edef;
     ci_opts cdef;
     memset(out, 0, sizeof *out);
-    gsl_set_error_handler_off();
+    bts_gsl_quiet();
     if (!eo) elo_opts_default(&edef), eo = &edef;
     if (!co) ci_opts_default(&cdef), cdef.rounds = 100, co = &cdef;
     if (check_opts(co, err, errlen) < 0) return -1;
@@ -440,7 +440,7 @@ int ci_bt_sandwich(const rt_data *d, const bt_opts *bo, const bt_result *point, 
     int rc = -1;
 
     memset(out, 0, sizeof *out);
-    gsl_set_error_handler_off();
+    bts_gsl_quiet();
     if (!bo) bt_opts_default(&bdef), bo = &bdef;
     if (check_point(d, point, err, errlen) < 0) return -1;
     if (bts_problem_init(&p, d) < 0 || bts_work_init(&w, &p) < 0 || result_alloc(out, d->n_models) < 0) goto nomem;
