@@ -462,7 +462,8 @@ await step('leaderboard: the table lists every model with the ten columns', asyn
   const models = await board.$$eval('#board-body th', (ths) => ths.map((t) => t.textContent));
   const want = ['Rank (UB)', 'Model', 'Arena score', '95 % CI', 'Votes', 'Organization', 'License', 'Static score',
                 'Static rank', 'Rank Δ'];
-  const ci = await board.$$eval('#board-body tr', (rs) => rs.map((r) => r.children[3].textContent));
+  const ci = await board.$$eval('#board-body tr', (rs) => rs.map((r) => r.children[3]?.textContent));
+  if (!models.length) return `the board lists no model after the votes: ${await board.textContent('#summary')}`;
   return (JSON.stringify(heads) === JSON.stringify(want) && registry.every((m) => models.includes(m)) &&
           ci.every((c) => /^\+\d+\/-\d+$/.test(c) || c === '—')) || { heads, models, ci };
 });
@@ -477,7 +478,8 @@ await step('leaderboard: charts drawn as SVG (error bars, both heatmaps, rank sc
     await board.waitForSelector('body[data-loaded]');
   }
   const n = await board.$$eval('#board-body tr', (rs) => rs.length);
-  const ranked = await board.$$eval('#board-body tr', (rs) => rs.filter((r) => r.children[8].textContent !== '—').length);
+  const ranked = await board.$$eval('#board-body tr',
+                                    (rs) => rs.filter((r) => r.children[8] && r.children[8].textContent !== '—').length);
   const counts = await board.evaluate(() => ({
     svgs: document.querySelectorAll('.chart svg').length,
     errbars: document.querySelectorAll('#chart-ratings .errbar').length,
@@ -495,7 +497,7 @@ await step('leaderboard: charts drawn as SVG (error bars, both heatmaps, rank sc
 });
 
 await step('leaderboard: sorting by a column header sets aria-sort and reorders the rows', async () => {
-  const column = async (i) => board.$$eval('#board-body tr', (rs, k) => rs.map((r) => r.children[k].textContent), i);
+  const column = async (i) => board.$$eval('#board-body tr', (rs, k) => rs.map((r) => r.children[k]?.textContent), i);
   const sortOf = (key) => board.getAttribute(`#board-head th[data-key="${key}"]`, 'aria-sort');
   const initial = await sortOf('rank_ub');
   await board.click('#board-head th[data-key="model"] button');
