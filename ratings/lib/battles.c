@@ -363,7 +363,11 @@ rt_data *rt_snapshot(const rt_battles *acc, char *err, size_t errlen)
     if (acc->filter.keep_sequence) {
         d->seq = malloc((acc->n_seq ? acc->n_seq : 1) * sizeof *d->seq);
         if (!d->seq) goto nomem;
-        for (size_t i = 0; i < acc->n_seq; i++) {
+        if (!d->dropped_models) {            /* indices unchanged: a plain copy */
+            memcpy(d->seq, acc->seq, acc->n_seq * sizeof *d->seq);
+            d->n_seq = acc->n_seq;
+        }
+        for (size_t i = 0; d->dropped_models && i < acc->n_seq; i++) {
             rt_seq s = acc->seq[i];
             if (remap[s.a] == UINT32_MAX || remap[s.b] == UINT32_MAX) continue;
             s.a = remap[s.a];

@@ -49,8 +49,9 @@ int bts_problem_init(bts_problem *p, const rt_data *d)
     p->comp_pairs = malloc((nt + 1) * sizeof *p->comp_pairs);
     p->adj_start = calloc(k + 1, sizeof *p->adj_start);
     p->adj = malloc((2 * nt + 1) * sizeof *p->adj);
+    size_t *fill = malloc(((k > nc ? k : nc) + 1) * sizeof *fill);   /* counting-sort cursors */
     if (!p->pair_i || !p->pair_j || !p->triple_pair || !p->comp_start || !p->members || !p->local ||
-        !p->comp_pair_start || !p->comp_pairs || !p->adj_start || !p->adj)
+        !p->comp_pair_start || !p->comp_pairs || !p->adj_start || !p->adj || !fill)
         goto err;
 
     /* Triples are sorted by (a, b, outcome): a pair is a run of equal (a, b). */
@@ -64,31 +65,25 @@ int bts_problem_init(bts_problem *p, const rt_data *d)
         p->triple_pair[t] = (uint32_t)(p->n_pairs - 1);
     }
 
-    /* Members grouped by component (counting sort keeps them ascending). */
+    /* Members grouped by component, ascending within each (counting sort). */
     for (size_t i = 0; i < k; i++) p->comp_start[d->component[i] + 1]++;
     for (size_t c = 0; c < nc; c++) p->comp_start[c + 1] += p->comp_start[c];
     for (size_t c = 0; c < nc; c++) {
         size_t m = p->comp_start[c + 1] - p->comp_start[c];
         if (m > p->max_members) p->max_members = m;
     }
-    {
-        size_t *next = calloc(nc + 1, sizeof *next);
-        if (!next) goto err;
-        for (size_t i = 0; i < k; i++) {
-            uint32_t c = d->component[i];
-            p->local[i] = (uint32_t)next[c];
-            p->members[p->comp_start[c] + next[c]++] = (uint32_t)i;
-        }
-        /* Pairs grouped by component. */
-        for (size_t q = 0; q < p->n_pairs; q++) p->comp_pair_start[d->component[p->pair_i[q]] + 1]++;
-        for (size_t c = 0; c < nc; c++) p->comp_pair_start[c + 1] += p->comp_pair_start[c];
-        memset(next, 0, (nc + 1) * sizeof *next);
-        for (size_t q = 0; q < p->n_pairs; q++) {
-            uint32_t c = d->component[p->pair_i[q]];
-            p->comp_pairs[p->comp_pair_start[c] + next[c]++] = (uint32_t)q;
-        }
-        free(next);
+    memcpy(fill, p->comp_start, nc * sizeof *fill);
+    for (size_t i = 0; i < k; i++) {
+        uint32_t c = d->component[i];
+        p->local[i] = (uint32_t)(fill[c] - p->comp_start[c]);
+        p->members[fill[c]++] = (uint32_t)i;
     }
+
+    /* Pairs grouped by component. */
+    for (size_t q = 0; q < p->n_pairs; q++) p->comp_pair_start[d->component[p->pair_i[q]] + 1]++;
+    for (size_t c = 0; c < nc; c++) p->comp_pair_start[c + 1] += p->comp_pair_start[c];
+    memcpy(fill, p->comp_pair_start, nc * sizeof *fill);
+    for (size_t q = 0; q < p->n_pairs; q++) p->comp_pairs[fill[d->component[p->pair_i[q]]]++] = (uint32_t)q;
 
     /* Adjacency: the pairs touching each model. */
     for (size_t q = 0; q < p->n_pairs; q++) {
@@ -96,18 +91,15 @@ int bts_problem_init(bts_problem *p, const rt_data *d)
         p->adj_start[p->pair_j[q] + 1]++;
     }
     for (size_t i = 0; i < k; i++) p->adj_start[i + 1] += p->adj_start[i];
-    {
-        size_t *fill = malloc((k + 1) * sizeof *fill);
-        if (!fill) goto err;
-        memcpy(fill, p->adj_start, (k + 1) * sizeof *fill);
-        for (size_t q = 0; q < p->n_pairs; q++) {
-            p->adj[fill[p->pair_i[q]]++] = (uint32_t)q;
-            p->adj[fill[p->pair_j[q]]++] = (uint32_t)q;
-        }
-        free(fill);
+    memcpy(fill, p->adj_start, k * sizeof *fill);
+    for (size_t q = 0; q < p->n_pairs; q++) {
+        p->adj[fill[p->pair_i[q]]++] = (uint32_t)q;
+        p->adj[fill[p->pair_j[q]]++] = (uint32_t)q;
     }
+    free(fill);
     return 0;
 err:
+    free(fill);
     bts_problem_free(p);
     return -1;
 }

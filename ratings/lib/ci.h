@@ -1,9 +1,11 @@
 /* ci.h: confidence intervals for ratings (bootstrap, sandwich) and rank upper bounds.
  *
  * BT bootstrap (FastChat's get_bootstrap_result, on pair counts): each round draws a
- * multinomial resample of the triples' counts (n = n_battles, p = count / n_battles),
- * refits BT (warm-started from the point estimate, same centring and anchor as bt_fit)
- * and keeps the ratings. Elo bootstrap: each round draws n_seq battles with replacement
+ * multinomial resample of the triples' counts (n = n_battles, p = count / n_battles:
+ * gsl_ran_multinomial, or n draws from an alias table when battles are fewer than three
+ * per triple, which is cheaper there and the same distribution), refits BT by Newton
+ * warm-started from the point estimate (same centring, regularisation and anchor as
+ * bt_fit) and keeps the ratings. Elo bootstrap: each round draws n_seq battles with replacement
  * from the sequence and replays them in the order drawn (pandas sample(frac=1,
  * replace=True)). Bounds are the 2.5 % / 50 % / 97.5 % quantiles over rounds, linear
  * interpolation (numpy's default).

@@ -2,6 +2,7 @@
  * invariances, degenerate inputs, thread-count independence. */
 #include <gsl/gsl_rng.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include "../check.h"
 #include "battles.h"
@@ -111,6 +112,20 @@ static size_t random_battles(battle *bs, size_t n, unsigned long seed)
     return n;
 }
 
+/* A background interval job, as a live board runs one on a snapshot it holds. */
+typedef struct background { const rt_data *d; const bt_result *point; ci_result out; int rc; } background;
+
+static void *background_bootstrap(void *arg)
+{
+    background *b = arg;
+    ci_opts co;
+    ci_opts_default(&co);
+    co.rounds = 200;
+    char e[256];
+    b->rc = ci_bt_bootstrap(b->d, NULL, b->point, &co, &b->out, e, sizeof e);
+    return NULL;
+}
+
 static void test_invariances(void)
 {
     battle bs[300];
@@ -141,6 +156,20 @@ static void test_invariances(void)
     if (rc == 0) {
         CHECK(!memcmp(c1.lower, c2.lower, 5 * sizeof(double)) && !memcmp(c1.upper, c2.upper, 5 * sizeof(double)) &&
               !memcmp(c1.sd, c2.sd, 5 * sizeof(double)), "bt bootstrap identical on 1 and 2 threads");
+        /* Two bootstraps and a fit at once on one snapshot: same results as alone. */
+        background bg[2] = { { d, &r, { 0 }, -1 }, { d, &r, { 0 }, -1 } };
+        pthread_t th[2];
+        for (int t = 0; t < 2; t++) pthread_create(&th[t], NULL, background_bootstrap, &bg[t]);
+        bt_result again;
+        int fit_rc = fit(d, &again);
+        for (int t = 0; t < 2; t++) pthread_join(th[t], NULL);
+        CHECK(fit_rc == 0 && !memcmp(again.rating, r.rating, 5 * sizeof(double)), "fit during background bootstraps");
+        for (int t = 0; t < 2; t++) {
+            CHECK(bg[t].rc == 0 && !memcmp(bg[t].out.lower, c1.lower, 5 * sizeof(double)) &&
+                  !memcmp(bg[t].out.upper, c1.upper, 5 * sizeof(double)), "concurrent bootstrap %d identical", t);
+            ci_result_free(&bg[t].out);
+        }
+        bt_result_free(&again);
         CHECK(ci_bt_sandwich(d, NULL, &r, &sw, err, sizeof err) == 0, "sandwich");
         for (size_t i = 0; i < 5; i++) {
             CHECK(c1.lower[i] < r.rating[i] && r.rating[i] < c1.upper[i], "bootstrap brackets the estimate %zu", i);
