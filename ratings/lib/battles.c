@@ -363,7 +363,7 @@ rt_data *rt_snapshot(const rt_battles *acc, char *err, size_t errlen)
     if (acc->filter.keep_sequence) {
         d->seq = malloc((acc->n_seq ? acc->n_seq : 1) * sizeof *d->seq);
         if (!d->seq) goto nomem;
-        if (!d->dropped_models) {            /* indices unchanged: a plain copy */
+        if (!d->dropped_models && acc->n_seq) {   /* indices unchanged: a plain copy */
             memcpy(d->seq, acc->seq, acc->n_seq * sizeof *d->seq);
             d->n_seq = acc->n_seq;
         }
