@@ -2,6 +2,7 @@
 #include "kernels.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 void inf_rmsnorm(float *out, const float *x, const float *weight, int rows, int dim)
@@ -29,10 +30,14 @@ typedef float v8f_any __attribute__((vector_size(32), aligned(4), may_alias));
 #define LOAD8(p) (*(const v8f_any *)(p))
 #define STORE8(p, v) (*(v8f_any *)(p) = (v))
 
+typedef float v4f __attribute__((vector_size(16)));
+
+/* ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)), in three vector additions. */
 static inline float reduce8(const v8f *a)
 {
-    const v8f v = *a;
-    return ((v[0] + v[4]) + (v[2] + v[6])) + ((v[1] + v[5]) + (v[3] + v[7]));
+    const v4f h = __builtin_shufflevector(*a, *a, 0, 1, 2, 3) + __builtin_shufflevector(*a, *a, 4, 5, 6, 7);
+    const v4f q = h + __builtin_shufflevector(h, h, 2, 3, 0, 1);
+    return q[0] + q[1];
 }
 
 /* One weight row against one input row. */
@@ -126,26 +131,80 @@ void inf_rope(float *vec, int len, int head_size, const float *cos_sin_row)
     }
 }
 
-/* expf() of anything below this is exactly 0 in float, but glibc takes a slow path to
- * say so (underflow handling): skip the call. */
-#define EXPF_ZERO_BELOW -104.0f
+typedef int32_t v8i __attribute__((vector_size(32)));
+#define SPLAT8(c) ((v8f){c, c, c, c, c, c, c, c})
+/* Lane-wise MASK ? A : B, MASK from a vector comparison (all ones or all zeros). */
+#define SELECT8(mask, a, b) ((v8f)(((mask) & (v8i)(a)) | (~(mask) & (v8i)(b))))
 
-static inline float exp_or_zero(float x) { return x < EXPF_ZERO_BELOW ? 0.0f : expf(x); }
-
-void inf_softmax(float *x, int n)
+/* e^x in 8 lanes, in place: Cephes' single-precision method (range reduction by ln 2, a
+ * degree-7 polynomial, exponent bits), within about 1 ulp of expf(). glibc's scalar expf()
+ * costs more than the rest of attention together. Inputs are clamped to 88.3; below -87.3
+ * (results under FLT_MIN) the result is 0. */
+static inline void exp8(v8f *v)
 {
-    float max = x[0];
-    for (int i = 1; i < n; i++)
-        if (x[i] > max)
-            max = x[i];
-    float sum = 0.0f;
-    for (int i = 0; i < n; i++) {
-        x[i] = exp_or_zero(x[i] - max);
-        sum += x[i];
-    }
-    for (int i = 0; i < n; i++)
-        x[i] /= sum;
+    const v8f x0 = *v;
+    const v8i tiny = x0 < SPLAT8(-87.3f);
+    v8f x = SELECT8(x0 > SPLAT8(88.3f), SPLAT8(88.3f), x0);
+    x = SELECT8(tiny, SPLAT8(0.0f), x);
+    v8f fx = x * SPLAT8(1.44269504088896341f) + SPLAT8(0.5f);
+    v8i n = __builtin_convertvector(fx, v8i); /* toward zero: make it floor */
+    n += (v8i)(__builtin_convertvector(n, v8f) > fx);
+    v8f nf = __builtin_convertvector(n, v8f);
+    x = x - nf * SPLAT8(0.693359375f);
+    x = x - nf * SPLAT8(-2.12194440e-4f);
+    v8f y = SPLAT8(1.9875691500e-4f);
+    y = y * x + SPLAT8(1.3981999507e-3f);
+    y = y * x + SPLAT8(8.3334519073e-3f);
+    y = y * x + SPLAT8(4.1665795894e-2f);
+    y = y * x + SPLAT8(1.6666665459e-1f);
+    y = y * x + SPLAT8(5.0000001201e-1f);
+    y = y * (x * x) + x + SPLAT8(1.0f);
+    y *= (v8f)((n + 127) << 23);
+    *v = SELECT8(tiny, SPLAT8(0.0f), y);
 }
+
+/* Loads the N < 8 floats at P into a vector padded with FILL. */
+static inline void load_partial8(v8f *v, const float *p, int n, float fill)
+{
+    *v = SPLAT8(fill);
+    memcpy(v, p, (size_t)n * sizeof *p);
+}
+
+CLONED static void softmax(float *x, int n)
+{
+    v8f m = SPLAT8(x[0]), v;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v = LOAD8(x + i);
+        m = SELECT8(v > m, v, m);
+    }
+    if (i < n) {
+        load_partial8(&v, x + i, n - i, x[0]);
+        m = SELECT8(v > m, v, m);
+    }
+    float max = m[0];
+    for (int j = 1; j < 8; j++)
+        max = m[j] > max ? m[j] : max;
+    v8f acc = {0};
+    for (i = 0; i + 8 <= n; i += 8) {
+        v = LOAD8(x + i) - max;
+        exp8(&v);
+        STORE8(x + i, v);
+        acc += v;
+    }
+    if (i < n) {
+        load_partial8(&v, x + i, n - i, -INFINITY); /* padding lanes give 0 */
+        v -= max;
+        exp8(&v);
+        memcpy(x + i, &v, (size_t)(n - i) * sizeof *x);
+        acc += v;
+    }
+    float scale = 1.0f / reduce8(&acc);
+    for (i = 0; i < n; i++)
+        x[i] *= scale;
+}
+
+void inf_softmax(float *x, int n) { softmax(x, n); }
 
 /* Scores are computed for 8 positions at once from the transposed keys (no horizontal
  * sums); each score is summed over i in order, as run.c does. The weighted sum of values
@@ -170,7 +229,7 @@ CLONED static void attention_head(float *out, const float *q, const float *keys,
             score += q[i] * keys[(size_t)i * key_stride + t];
         att[t] = score / scale;
     }
-    inf_softmax(att, n_pos);
+    softmax(att, n_pos);
     if (head_size % 8 == 0) {
         for (int i = 0; i < head_size; i += 8) {
             const float *v = values + i;
@@ -203,14 +262,26 @@ void inf_attention_head(float *out, const float *q, const float *keys, int key_s
     attention_head(out, q, keys, key_stride, values, value_stride, n_pos, head_size, att);
 }
 
-void inf_swiglu(float *h, const float *g, int n)
+CLONED static void swiglu(float *h, const float *g, int n)
 {
-    for (int i = 0; i < n; i++) {
-        float val = h[i];
-        val *= 1.0f / (1.0f + exp_or_zero(-val));
-        h[i] = val * g[i];
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v8f val = LOAD8(h + i), e = -val;
+        exp8(&e);
+        STORE8(h + i, val * (SPLAT8(1.0f) / (SPLAT8(1.0f) + e)) * LOAD8(g + i));
+    }
+    if (i < n) {
+        v8f val, gate, e;
+        load_partial8(&val, h + i, n - i, 0.0f);
+        load_partial8(&gate, g + i, n - i, 0.0f);
+        e = -val;
+        exp8(&e);
+        val = val * (SPLAT8(1.0f) / (SPLAT8(1.0f) + e)) * gate;
+        memcpy(h + i, &val, (size_t)(n - i) * sizeof *h);
     }
 }
+
+void inf_swiglu(float *h, const float *g, int n) { swiglu(h, g, n); }
 
 void inf_add(float *x, const float *y, int n)
 {
