@@ -60,8 +60,10 @@ void bts_pair_counts(const bts_problem *p, const rt_data *d, const unsigned *cou
 /* 1 when the MLE of component c exists (its "beats" digraph is strongly connected). */
 int bts_mle_exists(const bts_problem *p, size_t c, const double *s, const double *n, bts_work *w);
 
-/* Full Newton with backtracking on component c, eta[k] in/out (global indices). Stops at
+/* Newton with backtracking on component c, eta[k] in/out (global indices). Stops at
  * max |gradient| <= o->tol, or after a full step of max |step| < step_tol (0: never).
+ * step_tol > 0 (warm-started bootstrap rounds) also reuses the Hessian factor once steps
+ * are small; step_tol = 0 takes exact Newton steps throughout.
  * 0 converged or stalled at machine precision, -1 factorisation failure. */
 int bts_newton(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
                const bt_opts *o, double step_tol, double *eta, bts_work *w, int *iters, double *max_grad);
