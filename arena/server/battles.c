@@ -395,6 +395,8 @@ static void side_ended(live_battle *lb, int side, int ok, const char *message)
 {
     server *s = lb->s;
     upstream *u = lb->up[side];
+    char why[sizeof u->error];
+    snprintf(why, sizeof why, "%s", message ? message : "the answer failed");  /* may point into u */
     lb->up[side] = NULL;
     if (u) {
         /* libevent is still inside this connection's callback: free it from the loop. */
@@ -408,7 +410,7 @@ static void side_ended(live_battle *lb, int side, int ok, const char *message)
     }
     battle_finish(lb->b, side, ok, s->identity);
     lb->last_active = time(NULL);
-    send_side_end(lb, side, message);
+    send_side_end(lb, side, why);
     if (lb->b->phase == BATTLE_ANSWERED) {
         lb->saved = 0;
         save(lb, on_turn_saved, NULL);
