@@ -23,12 +23,16 @@ void elo_update(const elo_opts *o, double *ra, double *rb, rt_outcome outcome)
     update(log(o->base) / o->scale, o->k, ra, rb, outcome);
 }
 
+#define ELO_PREFETCH 16
+
 void elo_replay(const elo_opts *o, const rt_seq *seq, const size_t *order, size_t n,
                 size_t n_models, double *ratings)
 {
     double c = log(o->base) / o->scale;
     for (size_t i = 0; i < n_models; i++) ratings[i] = o->init;
     for (size_t i = 0; i < n; i++) {
+        /* A resample jumps around the sequence: fetch a few battles ahead. */
+        if (order && i + ELO_PREFETCH < n) __builtin_prefetch(&seq[order[i + ELO_PREFETCH]]);
         const rt_seq *s = &seq[order ? order[i] : i];
         update(c, o->k, &ratings[s->a], &ratings[s->b], (rt_outcome)s->outcome);
     }
