@@ -32,8 +32,12 @@ typedef float v8f_any __attribute__((vector_size(32), aligned(4), may_alias));
 
 typedef float v4f __attribute__((vector_size(16)));
 
+/* Helpers of the cloned kernels must be inlined into each clone to be compiled for its
+ * target: an out-of-line copy would be the baseline one. */
+#define HELPER static inline __attribute__((always_inline))
+
 /* ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)), in three vector additions. */
-static inline float reduce8(const v8f *a)
+HELPER float reduce8(const v8f *a)
 {
     const v4f h = __builtin_shufflevector(*a, *a, 0, 1, 2, 3) + __builtin_shufflevector(*a, *a, 4, 5, 6, 7);
     const v4f q = h + __builtin_shufflevector(h, h, 2, 3, 0, 1);
@@ -41,7 +45,7 @@ static inline float reduce8(const v8f *a)
 }
 
 /* One weight row against one input row. */
-static inline float dot1(const float *w, const float *x, int n)
+HELPER float dot1(const float *w, const float *x, int n)
 {
     v8f acc = {0};
     int i = 0;
@@ -55,7 +59,7 @@ static inline float dot1(const float *w, const float *x, int n)
 
 /* Four weight rows against one input row: the arithmetic of four dot1() calls,
  * interleaved so that the four sums overlap in the pipeline and x is loaded once. */
-static inline void dot4(float *out, const float *w, const float *x, int n)
+HELPER void dot4(float *out, const float *w, const float *x, int n)
 {
     const float *w0 = w, *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
     v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
@@ -140,7 +144,7 @@ typedef int32_t v8i __attribute__((vector_size(32)));
  * degree-7 polynomial, exponent bits), within about 1 ulp of expf(). glibc's scalar expf()
  * costs more than the rest of attention together. Inputs are clamped to 88.3; below -87.3
  * (results under FLT_MIN) the result is 0. */
-static inline void exp8(v8f *v)
+HELPER void exp8(v8f *v)
 {
     const v8f x0 = *v;
     const v8i tiny = x0 < SPLAT8(-87.3f);
@@ -164,7 +168,7 @@ static inline void exp8(v8f *v)
 }
 
 /* Loads the N < 8 floats at P into a vector padded with FILL. */
-static inline void load_partial8(v8f *v, const float *p, int n, float fill)
+HELPER void load_partial8(v8f *v, const float *p, int n, float fill)
 {
     *v = SPLAT8(fill);
     memcpy(v, p, (size_t)n * sizeof *p);
