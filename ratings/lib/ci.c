@@ -245,11 +245,12 @@ static int run_rounds(job *j, const ci_opts *co, ci_result *out, char *err, size
     if (!workers || !column || !j->out) goto nomem;
     for (int t = 0; t < nthreads; t++)
         if (worker_init(&workers[t], j) < 0) goto nomem;
+    /* Threads that fail to start are not needed: the others take every round. */
     for (; started < nthreads; started++)
         if (pthread_create(&workers[started].thread, NULL, worker_main, &workers[started])) break;
     if (!started) {
         snprintf(err, errlen, "cannot start threads");
-        goto err;
+        goto done;
     }
     pthread_mutex_lock(&j->lock);
     int reported = 0;
@@ -267,14 +268,13 @@ static int run_rounds(job *j, const ci_opts *co, ci_result *out, char *err, size
     int failed = j->failed, stopped = j->stop;
     pthread_mutex_unlock(&j->lock);
     for (int t = 0; t < started; t++) pthread_join(workers[t].thread, NULL);
-    started = 0;
     if (failed) {
         snprintf(err, errlen, "bootstrap: a round failed (out of memory or a singular Hessian)");
-        goto err;
+        goto done;
     }
     if (stopped) {
         snprintf(err, errlen, "cancelled");
-        goto err;
+        goto done;
     }
 
     if (result_alloc(out, k) < 0) goto nomem;
@@ -292,14 +292,6 @@ static int run_rounds(job *j, const ci_opts *co, ci_result *out, char *err, size
     goto done;
 nomem:
     snprintf(err, errlen, "out of memory");
-err:
-    if (started) {   /* threads still running after a failed start: stop and wait for them */
-        pthread_mutex_lock(&j->lock);
-        j->stop = 1;
-        pthread_mutex_unlock(&j->lock);
-        for (int t = 0; t < started; t++) pthread_join(workers[t].thread, NULL);
-        started = 0;
-    }
 done:
     if (workers)
         for (int t = 0; t < nthreads; t++) worker_free(&workers[t]);
