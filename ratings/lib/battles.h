@@ -1,7 +1,7 @@
 /* battles.h: the battles accumulator, the input of every rating method.
  *
  *   rt_battles *acc = rt_new(&filter, err, sizeof err);
- *   rt_add(acc, "model-a", "model-b", RT_WIN_A, tstamp, anony);   // once per vote
+ *   rt_add(acc, "model-a", "model-b", RT_WIN_A, tstamp, anony, err, sizeof err);  // per vote
  *   rt_data *d = rt_snapshot(acc, err, sizeof err);               // immutable view
  *   bt_fit(d, ...); elo_fit(d, ...); ci_bt_bootstrap(d, ...);
  *   rt_data_free(d); rt_free(acc);
