@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* A token longer than this is taken as a sign of a corrupt file. */
 #define MAX_PIECE_BYTES 65536
@@ -181,24 +182,29 @@ tok_tokenizer *tok_open(const char *path, int vocab_size, char *err, size_t errl
         set_err(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    long size;
-    if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
-        set_err(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st)) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
     }
-    if ((unsigned long)size > MAX_FILE_BYTES) {
-        set_err(err, errlen, "%s: %ld bytes is too large for a tokenizer", path, size);
+    if (!S_ISREG(st.st_mode)) {
+        set_err(err, errlen, "%s: not a regular file", path);
         goto done;
     }
-    if (!(buf = malloc(size ? (size_t)size : 1))) {
+    if ((unsigned long long)st.st_size > MAX_FILE_BYTES) {
+        set_err(err, errlen, "%s: %lld bytes is too large for a tokenizer", path, (long long)st.st_size);
+        goto done;
+    }
+    size_t size = (size_t)st.st_size;
+    if (!(buf = malloc(size ? size : 1))) {
         set_err(err, errlen, "%s: out of memory", path);
         goto done;
     }
-    if (fread(buf, 1, (size_t)size, f) != (size_t)size) {
+    if (fread(buf, 1, size, f) != size) {
         set_err(err, errlen, "%s: read error", path);
         goto done;
     }
-    t = tok_open_buffer(buf, (size_t)size, vocab_size, path, err, errlen);
+    t = tok_open_buffer(buf, size, vocab_size, path, err, errlen);
 done:
     free(buf);
     fclose(f);

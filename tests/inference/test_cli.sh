@@ -64,6 +64,8 @@ expect_fail "tokenizer of another vocabulary" 2 "^arena-worker: models/tok105.bi
 head -c 3000 models/tok512.bin >"$T/tok.bin"
 expect_fail "truncated tokenizer" 2 "^arena-worker: $T/tok.bin: truncated" \
   "$W" generate --model models/stories260K.bin --tokenizer "$T/tok.bin"
+expect_fail "tokenizer is a directory" 2 "^arena-worker: models: not a regular file$" \
+  "$W" generate --model models/stories260K.bin --tokenizer models
 expect_fail "missing text" 2 "^arena-worker: $T/none.txt: No such file" \
   "$W" eval --model models/stories260K.bin --tokenizer models/tok512.bin --text "$T/none.txt"
 expect_fail "no --model" 2 "required" "$W" generate --tokenizer models/tok512.bin
