@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(sizeof(rt_seq) == 16, "a sequence record is 16 bytes");
+
 /* Counts of one unordered pair (lo < hi, interned indices), by outcome from lo's side. */
 typedef struct pair_slot {
     uint64_t key;            /* (lo << 32 | hi) + 1; 0 = empty */
