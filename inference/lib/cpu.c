@@ -6,10 +6,10 @@
  * matmul (for these small models a matmul takes microseconds, less than a wake-up). Rows of
  * one sequence stay in one share, because a row attends to the rows before it. */
 #include "backend.h"
+#include "errbuf.h"
 #include "kernels.h"
 #include "pool.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,13 +105,13 @@ static void *cpu_create(const inf_model *m, int max_batch, int threads, char *er
     }
     inf_rope_table(cpu->rope, c->seq_len, c->head_size);
     if (!(cpu->pool = pool_new(threads))) {
-        snprintf(err, errlen, "cannot start %d threads", threads);
+        inf_errf(err, errlen, "cannot start %d threads", threads);
         cpu_destroy(cpu);
         return NULL;
     }
     return cpu;
 oom:
-    snprintf(err, errlen, "out of memory for a batch of %d", max_batch);
+    inf_errf(err, errlen, "out of memory for a batch of %d", max_batch);
     cpu_destroy(cpu);
     return NULL;
 }

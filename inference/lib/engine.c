@@ -1,8 +1,8 @@
 /* engine.c: sequences, positions and validation around a backend's batched step. */
 #include "engine.h"
+#include "errbuf.h"
 #include "backend.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -30,18 +30,6 @@ struct inf_seq {
     int rows; /* rows of the step being prepared */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 inf_engine *inf_engine_new(const inf_model *model, const inf_engine_opts *opts,
                            char *err, size_t errlen)
 {
@@ -53,11 +41,11 @@ inf_engine *inf_engine_new(const inf_model *model, const inf_engine_opts *opts,
         o.threads = cores > 0 ? (int)(cores < MAX_THREADS ? cores : MAX_THREADS) : 1;
     }
     if (o.max_batch < 1 || o.max_batch > MAX_BATCH_LIMIT) {
-        set_err(err, errlen, "batch size %d is outside 1..%d", o.max_batch, MAX_BATCH_LIMIT);
+        inf_errf(err, errlen, "batch size %d is outside 1..%d", o.max_batch, MAX_BATCH_LIMIT);
         return NULL;
     }
     if (o.threads < 1 || o.threads > MAX_THREADS) {
-        set_err(err, errlen, "thread count %d is outside 1..%d", o.threads, MAX_THREADS);
+        inf_errf(err, errlen, "thread count %d is outside 1..%d", o.threads, MAX_THREADS);
         return NULL;
     }
     const inf_backend *backend = NULL;
@@ -66,7 +54,7 @@ inf_engine *inf_engine_new(const inf_model *model, const inf_engine_opts *opts,
     else if (o.device == INF_DEVICE_CUDA)
         backend = &inf_backend_cuda; /* NULL when not built with `make cuda` */
     if (!backend) {
-        set_err(err, errlen, o.device == INF_DEVICE_CUDA
+        inf_errf(err, errlen, o.device == INF_DEVICE_CUDA
                                  ? "this binary has no CUDA support (build it with `make cuda`)"
                                  : "unknown device %d", (int)o.device);
         return NULL;
@@ -89,7 +77,7 @@ inf_engine *inf_engine_new(const inf_model *model, const inf_engine_opts *opts,
     }
     return e;
 oom:
-    set_err(err, errlen, "out of memory for an engine of batch %d", o.max_batch);
+    inf_errf(err, errlen, "out of memory for an engine of batch %d", o.max_batch);
     inf_engine_free(e);
     return NULL;
 }
@@ -139,7 +127,7 @@ int inf_engine_step(inf_engine *e, inf_seq *const *seqs, const int *tokens, int 
 {
     const int vocab = e->cfg->vocab_size, seq_len = e->cfg->seq_len;
     if (n < 1 || n > e->max_batch) {
-        set_err(e->err, sizeof e->err, "%d rows in a step (must be 1..%d)", n, e->max_batch);
+        inf_errf(e->err, sizeof e->err, "%d rows in a step (must be 1..%d)", n, e->max_batch);
         return -1;
     }
     for (int i = 0; i < n; i++)
@@ -147,21 +135,21 @@ int inf_engine_step(inf_engine *e, inf_seq *const *seqs, const int *tokens, int 
     for (int i = 0; i < n; i++) {
         inf_seq *s = seqs[i];
         if (s->engine != e) {
-            set_err(e->err, sizeof e->err, "row %d: sequence of another engine", i);
+            inf_errf(e->err, sizeof e->err, "row %d: sequence of another engine", i);
             return -1;
         }
         if (tokens[i] < 0 || tokens[i] >= vocab) {
-            set_err(e->err, sizeof e->err, "row %d: token %d outside the vocabulary (0..%d)", i, tokens[i], vocab - 1);
+            inf_errf(e->err, sizeof e->err, "row %d: token %d outside the vocabulary (0..%d)", i, tokens[i], vocab - 1);
             return -1;
         }
         if (s->rows && seqs[i - 1] != s) {
-            set_err(e->err, sizeof e->err, "row %d: rows of one sequence must be adjacent", i);
+            inf_errf(e->err, sizeof e->err, "row %d: rows of one sequence must be adjacent", i);
             return -1;
         }
         e->row_pos[i] = s->pos + s->rows++;
         e->row_kv[i] = s->kv;
         if (e->row_pos[i] >= seq_len) {
-            set_err(e->err, sizeof e->err, "row %d: position %d is past the context length %d", i, e->row_pos[i], seq_len);
+            inf_errf(e->err, sizeof e->err, "row %d: position %d is past the context length %d", i, e->row_pos[i], seq_len);
             return -1;
         }
     }

@@ -1,8 +1,8 @@
 /* generate.c: prompt forcing, sampling, stop conditions and stop strings of one request. */
 #include "generate.h"
+#include "errbuf.h"
 #include "sampler.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +25,6 @@ struct inf_gen {
     char *out;     /* text emitted by the last inf_gen_advance() */
     size_t out_len, out_cap;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 inf_gen *inf_gen_new(const tok_tokenizer *t, int seq_len, const char *prompt,
                      const inf_gen_params *p, char *err, size_t errlen)
@@ -72,7 +60,7 @@ inf_gen *inf_gen_new(const tok_tokenizer *t, int seq_len, const char *prompt,
     g->status = INF_GEN_RUNNING;
     return g;
 oom:
-    set_err(err, errlen, "out of memory for a request");
+    inf_errf(err, errlen, "out of memory for a request");
     inf_gen_free(g);
     return NULL;
 }

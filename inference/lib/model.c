@@ -1,9 +1,9 @@
 /* model.c: llama2.c checkpoint loading and validation. */
 #include "model.h"
+#include "errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,24 +30,12 @@ struct inf_model {
     char *name;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int check_range(const char *name, const char *field, int32_t v, int32_t max,
                        char *err, size_t errlen)
 {
     if (v > 0 && v <= max)
         return 0;
-    set_err(err, errlen, "%s: bad header: %s is %d (must be 1..%d)", name, field, (int)v, (int)max);
+    inf_errf(err, errlen, "%s: bad header: %s is %d (must be 1..%d)", name, field, (int)v, (int)max);
     return -1;
 }
 
@@ -56,7 +44,7 @@ static int model_parse(inf_model *m, const unsigned char *data, size_t size, con
                        char *err, size_t errlen)
 {
     if (size < HEADER_BYTES) {
-        set_err(err, errlen, "%s: not a llama2.c checkpoint: %zu bytes, shorter than the %zu-byte header",
+        inf_errf(err, errlen, "%s: not a llama2.c checkpoint: %zu bytes, shorter than the %zu-byte header",
                 name, size, (size_t)HEADER_BYTES);
         return -1;
     }
@@ -65,7 +53,7 @@ static int model_parse(inf_model *m, const unsigned char *data, size_t size, con
     int32_t dim = h[0], hidden = h[1], layers = h[2], heads = h[3], kv_heads = h[4];
     int32_t vocab = h[5], seq_len = h[6];
     if (vocab == INT32_MIN) {
-        set_err(err, errlen, "%s: bad header: vocab_size is %d", name, (int)vocab);
+        inf_errf(err, errlen, "%s: bad header: vocab_size is %d", name, (int)vocab);
         return -1;
     }
     int shared = vocab > 0;
@@ -80,17 +68,17 @@ static int model_parse(inf_model *m, const unsigned char *data, size_t size, con
         check_range(name, "seq_len", seq_len, MAX_SEQ_LEN, err, errlen))
         return -1;
     if (dim % heads) {
-        set_err(err, errlen, "%s: bad header: dim %d is not a multiple of n_heads %d", name, (int)dim, (int)heads);
+        inf_errf(err, errlen, "%s: bad header: dim %d is not a multiple of n_heads %d", name, (int)dim, (int)heads);
         return -1;
     }
     if (heads % kv_heads) {
-        set_err(err, errlen, "%s: bad header: n_heads %d is not a multiple of n_kv_heads %d",
+        inf_errf(err, errlen, "%s: bad header: n_heads %d is not a multiple of n_kv_heads %d",
                 name, (int)heads, (int)kv_heads);
         return -1;
     }
     int32_t head_size = dim / heads;
     if (head_size % 2) {
-        set_err(err, errlen, "%s: bad header: head size %d (dim / n_heads) is odd", name, (int)head_size);
+        inf_errf(err, errlen, "%s: bad header: head size %d (dim / n_heads) is odd", name, (int)head_size);
         return -1;
     }
     uint64_t D = (uint64_t)dim, H = (uint64_t)hidden, L = (uint64_t)layers, V = (uint64_t)vocab;
@@ -106,7 +94,7 @@ static int model_parse(inf_model *m, const unsigned char *data, size_t size, con
                       + (shared ? 0 : V * D);     /* wcls */
     uint64_t expected = HEADER_BYTES + floats * sizeof(float);
     if (expected != size) {
-        set_err(err, errlen, "%s: %s: the header implies %llu bytes, the file has %zu", name,
+        inf_errf(err, errlen, "%s: %s: the header implies %llu bytes, the file has %zu", name,
                 size < expected ? "truncated" : "trailing bytes", (unsigned long long)expected, size);
         return -1;
     }
@@ -141,7 +129,7 @@ static inf_model *model_alloc(const char *name, char *err, size_t errlen)
         m = NULL;
     }
     if (!m)
-        set_err(err, errlen, "%s: out of memory", name);
+        inf_errf(err, errlen, "%s: out of memory", name);
     return m;
 }
 
@@ -156,7 +144,7 @@ inf_model *inf_model_open_buffer(const void *data, size_t size, const char *name
     const unsigned char *bytes = data;
     if ((uintptr_t)data % sizeof(float)) {
         if (!(m->copy = malloc(size ? size : 1))) {
-            set_err(err, errlen, "%s: out of memory", name);
+            inf_errf(err, errlen, "%s: out of memory", name);
             goto err;
         }
         memcpy(m->copy, data, size);
@@ -177,23 +165,23 @@ inf_model *inf_model_open(const char *path, char *err, size_t errlen)
         return NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        inf_errf(err, errlen, "%s: %s", path, strerror(errno));
         goto err;
     }
     struct stat st;
     if (fstat(fd, &st)) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        inf_errf(err, errlen, "%s: %s", path, strerror(errno));
         goto err;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", path);
+        inf_errf(err, errlen, "%s: not a regular file", path);
         goto err;
     }
     size_t size = (size_t)st.st_size;
     if (size >= HEADER_BYTES) {
         void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (map == MAP_FAILED) {
-            set_err(err, errlen, "%s: mmap: %s", path, strerror(errno));
+            inf_errf(err, errlen, "%s: mmap: %s", path, strerror(errno));
             goto err;
         }
         m->map = map;

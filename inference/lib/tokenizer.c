@@ -1,9 +1,9 @@
 /* tokenizer.c: llama2.c tokenizer.bin reading, BPE encoding and decoding (as run.c). */
 #include "tokenizer.h"
+#include "errbuf.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,18 +24,6 @@ struct tok_tokenizer {
     char *text;        /* every piece, NUL-terminated, back to back */
     char byte_pieces[256][2];
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* qsort/bsearch context-free comparison needs the vocabulary: sort (piece, id) pairs. */
 struct piece_id {
@@ -96,11 +84,11 @@ tok_tokenizer *tok_open_buffer(const void *data, size_t size, int vocab_size, co
     if (!t)
         goto oom;
     if (vocab_size < 3) {
-        set_err(err, errlen, "%s: vocabulary size %d is below 3 (<unk>, BOS, EOS)", name, vocab_size);
+        inf_errf(err, errlen, "%s: vocabulary size %d is below 3 (<unk>, BOS, EOS)", name, vocab_size);
         goto err;
     }
     if (size < 4) {
-        set_err(err, errlen, "%s: not a tokenizer: %zu bytes, shorter than the 4-byte header", name, size);
+        inf_errf(err, errlen, "%s: not a tokenizer: %zu bytes, shorter than the 4-byte header", name, size);
         goto err;
     }
     /* First pass: count the tokens and check every record fits. */
@@ -108,18 +96,18 @@ tok_tokenizer *tok_open_buffer(const void *data, size_t size, int vocab_size, co
     int count = 0;
     while (off < size) {
         if (size - off < 8) {
-            set_err(err, errlen, "%s: truncated: token %d has %zu header bytes of 8 (offset %zu)",
+            inf_errf(err, errlen, "%s: truncated: token %d has %zu header bytes of 8 (offset %zu)",
                     name, count, size - off, off);
             goto err;
         }
         int32_t len;
         memcpy(&len, bytes + off + 4, 4);
         if (len < 0 || len > MAX_PIECE_BYTES) {
-            set_err(err, errlen, "%s: corrupt: token %d has length %d (offset %zu)", name, count, (int)len, off);
+            inf_errf(err, errlen, "%s: corrupt: token %d has length %d (offset %zu)", name, count, (int)len, off);
             goto err;
         }
         if ((size_t)len > size - off - 8) {
-            set_err(err, errlen, "%s: truncated: token %d needs %d bytes, %zu left (offset %zu)",
+            inf_errf(err, errlen, "%s: truncated: token %d needs %d bytes, %zu left (offset %zu)",
                     name, count, (int)len, size - off - 8, off);
             goto err;
         }
@@ -127,7 +115,7 @@ tok_tokenizer *tok_open_buffer(const void *data, size_t size, int vocab_size, co
         count++;
     }
     if (count != vocab_size) {
-        set_err(err, errlen, "%s: holds %d tokens, the model's vocab_size is %d", name, count, vocab_size);
+        inf_errf(err, errlen, "%s: holds %d tokens, the model's vocab_size is %d", name, count, vocab_size);
         goto err;
     }
     t->vocab_size = vocab_size;
@@ -166,7 +154,7 @@ tok_tokenizer *tok_open_buffer(const void *data, size_t size, int vocab_size, co
     free(order);
     return t;
 oom:
-    set_err(err, errlen, "%s: out of memory", name);
+    inf_errf(err, errlen, "%s: out of memory", name);
 err:
     free(order);
     tok_close(t);
@@ -179,29 +167,29 @@ tok_tokenizer *tok_open(const char *path, int vocab_size, char *err, size_t errl
     unsigned char *buf = NULL;
     tok_tokenizer *t = NULL;
     if (!f) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        inf_errf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     struct stat st;
     if (fstat(fileno(f), &st)) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        inf_errf(err, errlen, "%s: %s", path, strerror(errno));
         goto done;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file", path);
+        inf_errf(err, errlen, "%s: not a regular file", path);
         goto done;
     }
     if ((unsigned long long)st.st_size > MAX_FILE_BYTES) {
-        set_err(err, errlen, "%s: %lld bytes is too large for a tokenizer", path, (long long)st.st_size);
+        inf_errf(err, errlen, "%s: %lld bytes is too large for a tokenizer", path, (long long)st.st_size);
         goto done;
     }
     size_t size = (size_t)st.st_size;
     if (!(buf = malloc(size ? size : 1))) {
-        set_err(err, errlen, "%s: out of memory", path);
+        inf_errf(err, errlen, "%s: out of memory", path);
         goto done;
     }
     if (fread(buf, 1, size, f) != size) {
-        set_err(err, errlen, "%s: read error", path);
+        inf_errf(err, errlen, "%s: read error", path);
         goto done;
     }
     t = tok_open_buffer(buf, size, vocab_size, path, err, errlen);

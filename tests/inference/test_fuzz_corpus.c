@@ -1,6 +1,7 @@
 /* test_fuzz_corpus.c: replays the libFuzzer corpora (tests/fuzz/corpus/) through the fuzz
  * targets in an ordinary build, so inputs the fuzzers once found stay handled. */
 #include "../check.h"
+#include "files.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -28,12 +29,10 @@ static int replay(const char *dir, int (*target)(const uint8_t *, size_t))
             continue;
         char path[512];
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
+        size_t len;
+        uint8_t *buf = slurp(path, &len);
+        if (!buf)
             continue;
-        uint8_t *buf = malloc(1 << 20);
-        size_t len = fread(buf, 1, 1 << 20, f);
-        fclose(f);
         target(buf, len);
         free(buf);
         n++;

@@ -1,30 +1,13 @@
 /* test_model.c: checkpoint validation: the shipped models load with the right shapes;
  * truncated, padded and nonsensical checkpoints are refused with a message naming the file. */
 #include "../check.h"
+#include "files.h"
 #include "model.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
 
 /* Opens a copy of BASE with header field FIELD set to VALUE; 1 when refused with a
  * message that contains WANT. */

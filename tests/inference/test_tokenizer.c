@@ -1,30 +1,13 @@
 /* test_tokenizer.c: tok512/tok105 encodings known from llama2.c run.c, round trips,
  * byte fallback, and corrupt or mismatched tokenizer files. */
 #include "../check.h"
+#include "files.h"
 #include "tokenizer.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static unsigned char *slurp(const char *path, size_t *size)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return buf;
-}
 
 /* Encodes TEXT (with BOS) and compares with WANT. */
 static void check_encoding(const tok_tokenizer *t, const char *text, const int *want, int n_want, const char *name)
