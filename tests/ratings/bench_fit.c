@@ -124,8 +124,9 @@ static void run(const char *title, int models, long votes, int elo_rounds, int w
     bt_fit(d, NULL, &bt, err, sizeof err);
     double t_fit = now() - t0;
     t0 = now();
+    clock_t cpu0 = clock();
     if (ci_bt_bootstrap(d, NULL, &bt, &co, &boot, err, sizeof err) < 0) printf("bootstrap: %s\n", err);
-    double t_boot = now() - t0;
+    double t_boot = now() - t0, cpu_boot = (double)(clock() - cpu0) / CLOCKS_PER_SEC;
     t0 = now();
     ci_bt_sandwich(d, NULL, &bt, &sand, err, sizeof err);
     double t_sand = now() - t0;
@@ -142,7 +143,9 @@ static void run(const char *title, int models, long votes, int elo_rounds, int w
            d->n_triples, sysconf(_SC_NPROCESSORS_ONLN));
     printf("  accumulate %.3f s (incl. drawing the votes), snapshot %.4f s\n", t_draw, t_snap);
     printf("  BT fit              %9.4f s  (%d Newton iterations, max|grad| %.1e)\n", t_fit, bt.iterations, bt.max_grad);
-    printf("  BT bootstrap x1000  %9.4f s  (%.2f ms a round)\n", t_boot, t_boot);
+    printf("  BT bootstrap x1000  %9.4f s  (%.2f ms a round; %.2f s of CPU over all threads, so the wall\n"
+           "                                 time on otherwise idle cores is about that / threads)\n",
+           t_boot, t_boot, cpu_boot);
     printf("  sandwich            %9.4f s\n", t_sand);
     printf("  Elo fit             %9.4f s, Elo bootstrap x%d %.4f s\n", t_elo, elo_rounds, t_eboot);
     printf("  split: accumulate %.3f / fit %.3f / intervals %.3f s; fit + 1000 rounds = %.3f s\n",
