@@ -3,7 +3,7 @@
  * only memory safety is checked). Build and run (see the inference report in README):
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinference/lib tests/fuzz/fuzz_model.c \
- *     inference/lib/{model,engine,cpu,kernels,pool}.c -lm -o build/fuzz/fuzz_model
+ *     inference/lib/{model,engine,cpu,kernels,pool,errbuf}.c -lm -o build/fuzz/fuzz_model
  *   build/fuzz/fuzz_model -max_total_time=60 -max_len=8192 build/fuzz/model tests/fuzz/corpus/model
  */
 #include "engine.h"

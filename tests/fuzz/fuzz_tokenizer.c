@@ -2,7 +2,7 @@
  * The first byte picks the vocabulary size; the rest is the file.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinference/lib tests/fuzz/fuzz_tokenizer.c \
- *     inference/lib/tokenizer.c -o build/fuzz/fuzz_tokenizer
+ *     inference/lib/{tokenizer,errbuf}.c -o build/fuzz/fuzz_tokenizer
  *   build/fuzz/fuzz_tokenizer -max_total_time=60 build/fuzz/tokenizer tests/fuzz/corpus/tokenizer
  */
 #include "tokenizer.h"
