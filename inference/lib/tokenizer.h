@@ -40,7 +40,7 @@ int tok_encode(const tok_tokenizer *t, const char *text, int bos, int eos, int *
 
 /* The text of TOKEN following PREV_TOKEN, as run.c decodes it: the leading space is
  * dropped after BOS and <0xXX> pieces become the raw byte. Returns "" for an id outside
- * the vocabulary. The string is tokenizer-owned (may contain no NUL, see below). */
+ * the vocabulary. The string is tokenizer-owned and NUL-terminated. */
 const char *tok_decode(const tok_tokenizer *t, int prev_token, int token);
 
 /* 0 when run.c's safe_printf would print nothing for PIECE (empty, or a single byte that
