@@ -7,15 +7,17 @@
  *
  * inf_engine_step() feeds one token to each of N rows and computes them together: each
  * weight matrix is read once per step for the whole batch (matrix-matrix). A sequence may
- * appear in several rows of one step: its rows are taken in order at consecutive
+ * appear in several adjacent rows of one step: they are taken in order at consecutive
  * positions, which is how a prompt is prefilled in one step. Each row's result is
  * bit-identical whatever else is in the batch.
  *
  * Backends: INF_DEVICE_CPU is the C reference (kernels.h). INF_DEVICE_CUDA is linked
  * only by `make cuda`; elsewhere inf_engine_new() fails with a clear message.
  *
- * Threads: an engine and its sequences are used by one thread at a time (the caller's);
- * the engine's own pool threads are internal. */
+ * Threads: an engine and its sequences are used by one thread at a time (the caller's).
+ * The CPU backend splits a step by rows over its pool (at least 4 rows per thread; the
+ * rows of one sequence stay together), never inside a matmul: for these small models a
+ * thread wake-up (~12 us) costs more than a whole matmul at batch 1. */
 #ifndef INF_ENGINE_H
 #define INF_ENGINE_H
 
@@ -55,7 +57,8 @@ void inf_seq_free(inf_seq *s);
 /* Number of tokens fed so far = position of the next token. */
 int inf_seq_pos(const inf_seq *s);
 
-/* Feeds TOKENS[i] to SEQS[i] for i < N (1 <= N <= max_batch) and advances each sequence.
+/* Feeds TOKENS[i] to SEQS[i] (non-NULL, of this engine; repeats adjacent) for i < N
+ * (1 <= N <= max_batch) and advances each sequence.
  * On success returns 0 and sets LOGITS[i] to the vocab_size logits after row i; they
  * point into engine-owned memory valid until the next step (the caller may modify them,
  * e.g. by sampling). Returns -1 without changing any sequence when N is out of range, a
