@@ -60,36 +60,54 @@ spawn() {
   ARENA_PIDS+=("$SPAWNED")
 }
 
-# start_redis [NAME]: a real redis-server on a free port with its data in $T/NAME/.
-# Sets REDIS_PORT and REDIS_PID.
+# start_listening NAME 'READY CMD' CMD...: start CMD, which listens on a port chosen here
+# (every "{PORT}" in READY CMD and CMD is replaced by it), and wait up to 20 s until READY CMD
+# succeeds. Another process may take the port between free_port and the bind: when CMD dies
+# first, it is started again on another port (three tries). WANT_PORT=N asks for port N
+# (one try: a restart on the port a test used before). Sets PORT and SPAWNED.
+start_listening() {
+  local name=$1 ready=$2 attempt; shift 2
+  for attempt in 1 2 3; do
+    PORT=${WANT_PORT:-$(free_port)}
+    spawn "$name" "${@//\{PORT\}/$PORT}"
+    local deadline=$((SECONDS + 20))
+    while ((SECONDS < deadline)) && kill -0 "$SPAWNED" 2>/dev/null; do
+      eval "${ready//\{PORT\}/$PORT}" >/dev/null 2>&1 && return 0
+      sleep 0.05
+    done
+    kill -0 "$SPAWNED" 2>/dev/null && break   # alive but never ready: not a port race
+    [[ -n ${WANT_PORT:-} ]] && break
+    echo "# $name exited at start (try $attempt):"; tail -n 5 "$T/$name.log" | sed 's/^/#   /'
+  done
+  echo "# $name did not start"; tail -n 20 "$T/$name.log" | sed 's/^/#   /'
+  return 1
+}
+
+# start_redis [NAME]: a real redis-server on a free port (REDIS_PORT_WANTED=N for port N)
+# with its data in $T/NAME/. Sets REDIS_PORT and REDIS_PID.
 start_redis() {
   local name=${1:-redis}
-  REDIS_PORT=${REDIS_PORT_WANTED:-$(free_port)}
   mkdir -p "$T/$name"
-  spawn "$name" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$T/$name" \
-    --appendonly yes --appendfsync always --save '' --protected-mode no
-  REDIS_PID=$SPAWNED
-  wait_for 10 redis-cli -p "$REDIS_PORT" ping || { echo "# redis-server did not start"; cat "$T/$name.log"; return 1; }
+  WANT_PORT=${REDIS_PORT_WANTED:-} start_listening "$name" 'redis-cli -p {PORT} ping' redis-server --port '{PORT}' --bind 127.0.0.1 \
+    --dir "$T/$name" --appendonly yes --appendfsync always --save '' --protected-mode no || return 1
+  REDIS_PORT=$PORT REDIS_PID=$SPAWNED
 }
 
 # start_worker NAME MODEL TOKENIZER [extra serve flags]: bin/arena-worker serve on a free port.
 # Sets WORKER_PORT and WORKER_PID.
 start_worker() {
   local name=$1 model=$2 tok=$3; shift 3
-  WORKER_PORT=$(free_port)
-  spawn "worker-$name" "$ARENA_BIN/arena-worker" serve --model "$model" --tokenizer "$tok" \
-    --name "$name" --port "$WORKER_PORT" --host 127.0.0.1 "$@"
-  WORKER_PID=$SPAWNED
-  wait_for 20 curl -sf "http://127.0.0.1:$WORKER_PORT/health" || { echo "# worker $name did not start"; cat "$T/worker-$name.log"; return 1; }
+  start_listening "worker-$name" 'curl -sf http://127.0.0.1:{PORT}/health' \
+    "$ARENA_BIN/arena-worker" serve --model "$model" --tokenizer "$tok" \
+    --name "$name" --port '{PORT}' --host 127.0.0.1 "$@" || return 1
+  WORKER_PORT=$PORT WORKER_PID=$SPAWNED
 }
 
 # start_arena NAME CONFIG [extra arena-server flags]: bin/arena-server on a free port with
 # the given config. Sets ARENA_PORT, ARENA_PID and ARENA_URL; waits for /healthz.
 start_arena() {
   local name=$1 config=$2; shift 2
-  ARENA_PORT=$(free_port)
-  spawn "$name" "$ARENA_BIN/arena-server" --config "$config" --port "$ARENA_PORT" --host 127.0.0.1 "$@"
-  ARENA_PID=$SPAWNED
-  ARENA_URL=http://127.0.0.1:$ARENA_PORT
-  wait_for 20 curl -sf "$ARENA_URL/healthz" || { echo "# arena-server $name did not start"; cat "$T/$name.log"; return 1; }
+  start_listening "$name" 'curl -sf http://127.0.0.1:{PORT}/healthz' \
+    "$ARENA_BIN/arena-server" --config "$config" --port '{PORT}' --host 127.0.0.1 "$@" || return 1
+  ARENA_PORT=$PORT ARENA_PID=$SPAWNED ARENA_URL=http://127.0.0.1:$PORT
 }
