@@ -106,3 +106,51 @@ count_votes() {
   expect_eq "one record per battle" "$dup" 0
   COUNT_ACK=$ack COUNT_REFUSED=$refused
 }
+
+# make_cert DIR: a self-signed P-256 certificate for 127.0.0.1: DIR/cert.pem, DIR/key.pem.
+make_cert() {
+  mkdir -p "$1"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$1/key.pem" -out "$1/cert.pem" 2>/dev/null
+}
+
+# start_nginx NAME HTTPS_PORT CERT_DIR UPSTREAM_PORT...: nginx as this user with
+# ops/nginx/arena.conf, changed only where this machine differs: loopback listeners on
+# HTTPS_PORT (and a free port for the redirect), these arena servers, paths under $T/NAME.
+# $NGINX_BALANCE replaces the balancing line (e.g. "least_conn;"); $NGINX_RATE_SCALE
+# multiplies every limit_req rate (a load test from one address). Sets NGINX_URL, NGINX_PID.
+start_nginx() {
+  local name=$1 port=$2 certs=$3; shift 3
+  local dir=$T/$name servers='' p
+  mkdir -p "$dir/tmp"
+  for p in "$@"; do servers+="    server 127.0.0.1:$p max_fails=3 fail_timeout=10s;\n"; done
+  sed -e "s|listen 443 ssl http2;|listen 127.0.0.1:$port ssl http2;|" \
+      -e "s|listen 80;|listen 127.0.0.1:$(free_port);|" -e '/listen \[::\]/d' \
+      -e "s|/etc/arena/tls/fullchain.pem|$certs/cert.pem|" -e "s|/etc/arena/tls/privkey.pem|$certs/key.pem|" \
+      -e "s|/var/log/nginx/|$dir/|" \
+      -e '/# arena-server@/d' -e "s|^\(    keepalive 64;\)|$servers\1|" \
+      ${NGINX_BALANCE:+-e "s|^    hash \$binary_remote_addr consistent;|    $NGINX_BALANCE|"} \
+      ops/nginx/arena.conf >"$dir/arena.conf"
+  if [[ -n ${NGINX_RATE_SCALE:-} ]]; then
+    perl -pi -e 's/rate=(\d+)r\/([sm])/"rate=" . $1 * $ENV{NGINX_RATE_SCALE} . "r\/$2"/e; s/burst=\d+/burst=100000/' "$dir/arena.conf"
+  fi
+  cat >"$dir/nginx.conf" <<CONF
+$( [[ $(id -u) == 0 ]] && echo "user $(id -un);" )
+worker_processes 1;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+    client_body_temp_path $dir/tmp/body;
+    proxy_temp_path $dir/tmp/proxy;
+    fastcgi_temp_path $dir/tmp/fastcgi;
+    uwsgi_temp_path $dir/tmp/uwsgi;
+    scgi_temp_path $dir/tmp/scgi;
+    include $dir/arena.conf;
+}
+CONF
+  spawn "$name" nginx -p "$dir" -c "$dir/nginx.conf"
+  NGINX_PID=$SPAWNED NGINX_URL=https://127.0.0.1:$port
+  wait_for 10 curl -sk "$NGINX_URL/healthz" || { echo "# nginx $name did not start"; tail "$T/$name.log" "$dir/error.log"; return 1; }
+}
