@@ -50,15 +50,35 @@ typedef struct meta {
     char *name, *organization, *license, *static_key;
 } meta;
 
+/* Votes waiting for the worker: fixed-size entries plus the model names, copied into one
+ * growing buffer (no allocation per vote once the buffers have grown). */
+typedef struct queued {
+    size_t name_a, name_b;              /* offsets in names */
+    double tstamp;
+    rd_winner winner;
+    int anony;
+} queued;
+
+typedef struct queue {
+    queued *v;
+    size_t n, cap;
+    char *names;
+    size_t len, names_cap;
+} queue;
+
 struct board {
     pthread_mutex_t mu;
     pthread_cond_t wake;                /* votes arrived, or stop */
     pthread_cond_t synced;              /* done_gen moved */
     pthread_t worker;
     int started, stop;
+    queue in;                           /* filled by board_add_vote, under mu */
+    uint64_t added_gen, done_gen;       /* votes queued / votes published, under mu */
+    /* The worker's own (no lock): the accumulators are only touched by the worker, so
+     * neither rt_add nor rt_snapshot ever holds up board_add_vote. */
+    queue work;
     rt_battles *acc[2];                 /* [0] all votes, [1] anonymous board */
     double last_tstamp[2];
-    uint64_t added_gen, done_gen;
     view *view[2];
     blob_impl *docs[2][N_DOCS];
     /* options (read-only after board_new) */
@@ -341,6 +361,28 @@ static void publish(board *b, int anony, view *v)
     view_free(old);
 }
 
+static void queue_free(queue *q)
+{
+    free(q->v);
+    free(q->names);
+}
+
+/* Moves the worker's queue into the accumulators. */
+static void drain(board *b)
+{
+    queue *q = &b->work;
+    char err[128];
+    for (size_t i = 0; i < q->n; i++) {
+        const queued *v = &q->v[i];
+        for (int a = 0; a < 2; a++)
+            if (rt_add(b->acc[a], q->names + v->name_a, q->names + v->name_b, (rt_outcome)v->winner, v->tstamp,
+                       v->anony, err, sizeof err) == 1 &&
+                isfinite(v->tstamp) && !(v->tstamp <= b->last_tstamp[a]))
+                b->last_tstamp[a] = v->tstamp;
+    }
+    q->n = q->len = 0;
+}
+
 static void *worker(void *arg)
 {
     board *b = arg;
@@ -357,21 +399,24 @@ static void *worker(void *arg)
         while (!b->stop && pthread_cond_timedwait(&b->wake, &b->mu, &until) != ETIMEDOUT) {}
         if (b->stop) break;
         uint64_t gen = b->added_gen;
+        queue t = b->in;
+        b->in = b->work;
+        b->work = t;
+        pthread_mutex_unlock(&b->mu);
+        drain(b);
         /* Phase 1: point estimates (and sandwich intervals), published at once, with the
          * previous bootstrap intervals carried over by name. Phase 2: the bootstraps on
          * the same votes, published when done. Each view owns its snapshot. */
         int phase2 = b->ci != BOARD_CI_NONE;
         rt_data *snap[2][2] = { { NULL, NULL }, { NULL, NULL } };
-        double last[2] = { b->last_tstamp[0], b->last_tstamp[1] };
         char err[256];
         for (int a = 0; a < 2; a++)
             for (int p = 0; p <= phase2; p++) snap[p][a] = rt_snapshot(b->acc[a], err, sizeof err);
-        pthread_mutex_unlock(&b->mu);
         for (int p = 0; p <= phase2; p++)
             for (int a = 0; a < 2; a++) {
                 if (!snap[p][a]) continue;
                 /* Only this thread replaces views, so reading b->view here needs no lock. */
-                view *v = fit_view(b, snap[p][a], b->view[a], p == 1 || !phase2, last[a]);
+                view *v = fit_view(b, snap[p][a], b->view[a], p == 1 || !phase2, b->last_tstamp[a]);
                 if (v) publish(b, a, v);
             }
         pthread_mutex_lock(&b->mu);
@@ -470,6 +515,8 @@ void board_free(board *b)
         view_free(b->view[a]);
         rt_free(b->acc[a]);
     }
+    queue_free(&b->in);
+    queue_free(&b->work);
     for (size_t i = 0; i < b->n_models; i++) {
         free(b->models[i].name);
         free(b->models[i].organization);
@@ -489,26 +536,39 @@ int board_add_vote(board *b, const store_vote_record *r)
     rd_winner w;
     if (!r || !r->model_a || !r->model_b || !r->winner || rd_parse_winner(r->winner, strlen(r->winner), &w) < 0)
         return 0;
+    if (!strcmp(r->model_a, r->model_b)) return 0;   /* never counted (battles.h) */
+    size_t la = strlen(r->model_a) + 1, lb = strlen(r->model_b) + 1;
+    pthread_mutex_lock(&b->mu);
+    queue *q = &b->in;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? 2 * q->cap : 1024;
+        queued *nv = realloc(q->v, cap * sizeof *nv);
+        if (!nv) goto nomem;
+        q->v = nv;
+        q->cap = cap;
+    }
+    if (q->len + la + lb > q->names_cap) {
+        size_t cap = q->names_cap ? 2 * q->names_cap : 65536;
+        while (cap < q->len + la + lb) cap *= 2;
+        char *nn = realloc(q->names, cap);
+        if (!nn) goto nomem;
+        q->names = nn;
+        q->names_cap = cap;
+    }
     /* The anonymous board takes anonymous battles without an identity leak: rt_add's
      * anony flag says exactly that (the export writes the same flag). */
-    int anony = r->anony && !r->leak;
-    char err[128];
-    int counted = 0, failed = 0;
-    pthread_mutex_lock(&b->mu);
-    for (int a = 0; a < 2; a++) {
-        int rc = rt_add(b->acc[a], r->model_a, r->model_b, (rt_outcome)w, r->tstamp, anony, err, sizeof err);
-        if (rc < 0) failed = 1;
-        if (rc == 1) {
-            counted = 1;
-            if (isfinite(r->tstamp) && !(r->tstamp <= b->last_tstamp[a])) b->last_tstamp[a] = r->tstamp;
-        }
-    }
-    if (counted) {
-        b->added_gen++;
-        pthread_cond_signal(&b->wake);
-    }
+    q->v[q->n++] = (queued){ .name_a = q->len, .name_b = q->len + la, .tstamp = r->tstamp, .winner = w,
+                             .anony = r->anony && !r->leak };
+    memcpy(q->names + q->len, r->model_a, la);
+    memcpy(q->names + q->len + la, r->model_b, lb);
+    q->len += la + lb;
+    b->added_gen++;
+    pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->mu);
-    return failed ? -1 : counted;
+    return 1;
+nomem:
+    pthread_mutex_unlock(&b->mu);
+    return -1;
 }
 
 void board_sync(board *b)
