@@ -13,7 +13,7 @@
  * tag {<ns>} (default ns "a"), so the multi-key vote script runs unchanged on Redis
  * Cluster: arena:{a}:battle:<id> (hash, TTL), arena:{a}:voted (hash question_id -> stream
  * id: the vote-once index), arena:{a}:votes (the vote stream). Rate-limit counters are
- * single keys with their own tag: arena:rl:{<key>}:<window>.
+ * single keys with their own tag: arena:<ns>:rl:{<key>}:<window>.
  *
  * Connections: two, both to the current master: one for commands (pipelined), one for
  * the blocking XREAD of store_follow_votes so that the stream feed never delays a vote.
@@ -190,7 +190,11 @@ typedef void (*store_records_cb)(void *ud, store_status st, const store_vote_rec
  * resuming after a reconnect from the last id delivered (so nothing is skipped or
  * delivered twice). Blocking XREAD rather than polling: a vote reaches the board in one
  * round trip, and an idle server costs one command a second. One follower per store;
- * 0, or -1 when one is already running. store_follow_stop ends it (no more calls). */
+ * 0, or -1 when one is already running or from_id is not a stream id. An error reply
+ * (say, the key holds another type) is reported as STORE_UNAVAILABLE and retried a
+ * second later. "$" is resolved by Redis on each read until a first record arrives, so
+ * votes added while the follow connection is down before then are not seen: a board
+ * starts from "0". store_follow_stop ends it (no more calls). */
 int store_follow_votes(store *s, const char *from_id, store_records_cb cb, void *ud);
 void store_follow_stop(store *s);
 
