@@ -1,0 +1,413 @@
+/* bench_votes.c: arena-server through its whole HTTP path, on loopback.
+ *
+ *  1. votes: N finished battles are created through the API (POST /api/battles, then the
+ *     stream), then voted on with 64 connections: votes/s and p50/p99 latency, beside
+ *     redis-benchmark's INCR rate (64 clients) on the same redis-server in the same run;
+ *  2. leaderboard reads with wrk (64 connections): requests/s from the board's cache;
+ *  3. 2,000 SSE streams held open at once: arena-server's RSS growth per stream, and
+ *     every token of every stream counted at the end (none lost).
+ *
+ * The upstream is this program: a minimal OpenAI-compatible streaming server (chat
+ * completion chunks, [DONE]) that answers at once, or, for prompts "hold", sends its
+ * tokens and keeps the stream open until released, so that streams stay open as long as
+ * the measurement needs. Targets (figures only, never asserted): votes >= 0.5 x INCR,
+ * p99 < 10 ms; < 64 KB per stream; >= 20,000 leaderboard reads/s. */
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "redis_proc.h"
+#include "sse.h"
+
+enum { N_VOTES = 4000, CONNS = 64, N_STREAMS = 2000, HOLD_TOKENS = 3 };
+
+static struct event_base *base;
+static int arena_port;
+static pid_t arena_pid;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- the fake upstream ---- */
+
+static struct evhttp_request **held;
+static int n_held;
+
+static void send_token(struct evhttp_request *req, const char *text)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"%s\"},\"finish_reason\":null}]}\n\n", text);
+    evhttp_send_reply_chunk(req, b);
+    evbuffer_free(b);
+}
+
+static void finish_stream(struct evhttp_request *req)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add_printf(b, "data: {\"object\":\"chat.completion.chunk\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n");
+    evhttp_send_reply_chunk(req, b);
+    evbuffer_free(b);
+    evhttp_send_reply_end(req);
+}
+
+static void upstream_cb(struct evhttp_request *req, void *arg)
+{
+    const char *path = evhttp_request_get_uri(req);
+    if (strcmp(path, "/v1/models") == 0) {
+        struct evbuffer *b = evbuffer_new();
+        evbuffer_add_printf(b, "{\"object\":\"list\",\"data\":[]}");
+        evhttp_send_reply(req, 200, "OK", b);
+        evbuffer_free(b);
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    int hold = evbuffer_search(in, "\"hold\"", 6, NULL).pos >= 0;
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/event-stream");
+    evhttp_send_reply_start(req, 200, "OK");
+    for (int i = 0; i < HOLD_TOKENS; i++) send_token(req, i ? " tok" : "Tok");
+    if (hold) held[n_held++] = req;
+    else finish_stream(req);
+}
+
+/* ---- the client side ---- */
+
+typedef struct slot {
+    struct evhttp_connection *conn;
+    int item;        /* the battle this connection works on */
+    double sent;
+} slot;
+
+static slot slots[CONNS];
+static char (*ids)[32], (*tokens)[96];
+static double *latency;
+static int next_item, done_items, ok_items;
+
+static struct evhttp_connection *arena_conn(void)
+{
+    struct evhttp_connection *c = evhttp_connection_base_new(base, NULL, "127.0.0.1", (ev_uint16_t)arena_port);
+    evhttp_connection_set_timeout(c, 60);
+    return c;
+}
+
+static struct evhttp_request *new_request(void (*cb)(struct evhttp_request *, void *), void *arg, const char *body)
+{
+    struct evhttp_request *req = evhttp_request_new(cb, arg);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Host", "127.0.0.1");
+    if (body) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+        evbuffer_add(evhttp_request_get_output_buffer(req), body, strlen(body));
+    }
+    return req;
+}
+
+/* Phase 1: create a battle, then read its stream to the end (phase 3: create only). */
+static void create_next(slot *s);
+static int create_total, create_then_stream = 1;
+static const char *create_body;
+
+static void on_streamed(struct evhttp_request *req, void *arg)
+{
+    slot *s = arg;
+    done_items++;
+    ok_items += req && evhttp_request_get_response_code(req) == 200;
+    create_next(s);
+}
+
+static void on_created(struct evhttp_request *req, void *arg)
+{
+    slot *s = arg;
+    int i = s->item;
+    json_t *o = NULL;
+    if (req && evhttp_request_get_response_code(req) == 201) {
+        struct evbuffer *in = evhttp_request_get_input_buffer(req);
+        o = json_loadb((const char *)evbuffer_pullup(in, -1), evbuffer_get_length(in), 0, NULL);
+    }
+    const char *id = json_string_value(json_object_get(o, "id")), *tok = json_string_value(json_object_get(o, "token"));
+    if (!id || !tok) {
+        json_decref(o);
+        done_items++;
+        create_next(s);
+        return;
+    }
+    snprintf(ids[i], sizeof ids[i], "%s", id);
+    snprintf(tokens[i], sizeof tokens[i], "%s", tok);
+    json_decref(o);
+    if (!create_then_stream) {
+        done_items++;
+        ok_items++;
+        create_next(s);
+        return;
+    }
+    char path[96];
+    snprintf(path, sizeof path, "/api/battles/%s/stream", ids[i]);
+    evhttp_make_request(s->conn, new_request(on_streamed, s, NULL), EVHTTP_REQ_GET, path);
+}
+
+static void create_next(slot *s)
+{
+    if (next_item >= create_total) return;
+    s->item = next_item++;
+    evhttp_make_request(s->conn, new_request(on_created, s, create_body), EVHTTP_REQ_POST, "/api/battles");
+}
+
+/* Phase 2: votes. */
+static void vote_next(slot *s);
+
+static void on_voted(struct evhttp_request *req, void *arg)
+{
+    slot *s = arg;
+    latency[done_items++] = now_s() - s->sent;
+    ok_items += req && evhttp_request_get_response_code(req) == 200;
+    vote_next(s);
+}
+
+static void vote_next(slot *s)
+{
+    if (next_item >= N_VOTES) return;
+    int i = next_item++;
+    if (!ids[i][0]) { done_items++; vote_next(s); return; }
+    char path[96], body[160];
+    snprintf(path, sizeof path, "/api/battles/%s/vote", ids[i]);
+    snprintf(body, sizeof body, "{\"winner\":\"%s\",\"token\":\"%s\"}", i % 3 ? "a" : "b", tokens[i]);
+    s->sent = now_s();
+    evhttp_make_request(s->conn, new_request(on_voted, s, body), EVHTTP_REQ_POST, path);
+}
+
+/* Phase 3: streams held open; every event parsed and counted. */
+typedef struct stream {
+    sse_parser p;
+    int tokens, ends;
+    struct evhttp_connection *conn;
+} stream;
+
+static int count_event(void *ud, const char *event, const char *data, size_t len)
+{
+    stream *st = ud;
+    if (strcmp(event, "a") == 0 || strcmp(event, "b") == 0) st->tokens++;
+    if (strcmp(event, "end") == 0) st->ends++;
+    return 0;
+}
+
+static void on_stream_chunk(struct evhttp_request *req, void *arg)
+{
+    stream *st = arg;
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t n = evbuffer_get_length(in);
+    sse_feed(&st->p, (const char *)evbuffer_pullup(in, -1), n, count_event, st);
+    evbuffer_drain(in, n);
+}
+
+static void on_stream_done(struct evhttp_request *req, void *arg) { done_items++; }
+
+static stream *streams;
+
+static long total_tokens(void)
+{
+    long n = 0;
+    for (int i = 0; streams && i < N_STREAMS; i++) n += streams[i].tokens;
+    return n;
+}
+
+/* ---- processes and helpers ---- */
+
+static long rss_kb(pid_t pid)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return kb;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Runs the loop until done_items reaches target or timeout_s passes. */
+static int run_until(int target, double timeout_s)
+{
+    double t0 = now_s();
+    while (done_items < target && now_s() - t0 < timeout_s) event_base_loop(base, EVLOOP_ONCE);
+    return done_items >= target;
+}
+
+static double popen_rate(const char *cmd, const char *prefix)
+{
+    char line[512];
+    double rate = 0;
+    FILE *p = popen(cmd, "r");
+    while (p && fgets(line, sizeof line, p)) {
+        const char *at = strstr(line, prefix);
+        if (at) rate = strtod(at + strlen(prefix), NULL);
+    }
+    if (p) pclose(p);
+    return rate;
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg) {}
+
+static void on_ready(struct evhttp_request *req, void *arg)
+{
+    *(int *)arg = req && evhttp_request_get_response_code(req) == 200 ? 1 : -1;
+}
+
+/* GET /readyz: 1 when arena-server has Redis and two models. */
+static int ready(void)
+{
+    int status = 0;
+    evhttp_make_request(slots[0].conn, new_request(on_ready, &status, NULL), EVHTTP_REQ_GET, "/readyz");
+    double t0 = now_s();
+    while (!status && now_s() - t0 < 5) event_base_loop(base, EVLOOP_ONCE);
+    return status == 1;
+}
+
+int main(void)
+{
+    const char *bin = getenv("ARENA_BIN") ? getenv("ARENA_BIN") : "bin";
+    redis_proc rp = {0};
+    char cfg_path[256], cmd[512], exe[300];
+    int rc = 1;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) { rl.rlim_cur = rl.rlim_max; setrlimit(RLIMIT_NOFILE, &rl); }
+    signal(SIGPIPE, SIG_IGN);
+    base = event_base_new();
+    struct event *ticker = event_new(base, -1, EV_PERSIST, tick, NULL);
+    event_add(ticker, &(struct timeval){0, 20000});
+    held = calloc(2 * N_STREAMS + 16, sizeof *held);
+    ids = calloc(N_VOTES + N_STREAMS, sizeof *ids);
+    tokens = calloc(N_VOTES + N_STREAMS, sizeof *tokens);
+    latency = calloc(N_VOTES, sizeof *latency);
+    if (!base || !held || !ids || !tokens || !latency) return 1;
+    /* appendfsync everysec for both the votes and the INCR baseline (ops/redis.conf may say always) */
+    static const char *const everysec[] = {"--appendfsync", "everysec", NULL};
+    if (rp_start_ex(&rp, everysec, NULL) < 0) { fprintf(stderr, "bench: cannot start redis-server\n"); return 1; }
+
+    struct evhttp *up = evhttp_new(base);
+    int up_port = rp_free_port();
+    evhttp_set_gencb(up, upstream_cb, NULL);
+    if (evhttp_bind_socket(up, "127.0.0.1", (ev_uint16_t)up_port) < 0) { fprintf(stderr, "bench: cannot bind\n"); goto out; }
+
+    arena_port = rp_free_port();
+    snprintf(cfg_path, sizeof cfg_path, "%s/arena.json", rp.dir);
+    FILE *f = fopen(cfg_path, "w");
+    fprintf(f, "{\"redis\": {\"url\": \"redis://127.0.0.1:%d/0\"}, \"battles\": {\"token_secret\": \"bench-secret-0123456789abcdef\"},"
+               " \"limits\": {\"battles_per_minute\": 0, \"votes_per_minute\": 0, \"votes_per_day\": 0, \"health_interval\": 1},"
+               " \"board\": {\"ci_method\": \"sandwich\"}, \"access_log\": \"\","
+               " \"models\": [{\"name\": \"m1\", \"endpoint\": \"http://127.0.0.1:%d\"}, {\"name\": \"m2\", \"endpoint\": \"http://127.0.0.1:%d\"},"
+               " {\"name\": \"m3\", \"endpoint\": \"http://127.0.0.1:%d\"}]}\n", rp.port, up_port, up_port, up_port);
+    fclose(f);
+    snprintf(exe, sizeof exe, "%s/arena-server", bin);
+    char port_arg[16];
+    snprintf(port_arg, sizeof port_arg, "%d", arena_port);
+    if ((arena_pid = fork()) == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl(exe, exe, "--config", cfg_path, "--port", port_arg, (char *)NULL);
+        _exit(127);
+    }
+    rp_run_for(base, 1500);  /* listen, connect to Redis, first probes */
+
+    for (int i = 0; i < CONNS; i++) slots[i].conn = arena_conn();
+
+    /* 1. battles, then votes */
+    create_total = N_VOTES;
+    create_body = "{\"prompt\": \"Once upon a time\"}";
+    double t0 = now_s();
+    for (int i = 0; i < CONNS; i++) create_next(&slots[i]);
+    if (!run_until(N_VOTES, 300)) { fprintf(stderr, "bench: battles not created in time (%d)\n", done_items); goto out; }
+    printf("battles created and streamed: %d of %d in %.2f s (%.0f battles/s)\n", ok_items, N_VOTES, now_s() - t0, N_VOTES / (now_s() - t0));
+    next_item = done_items = ok_items = 0;
+    t0 = now_s();
+    for (int i = 0; i < CONNS; i++) vote_next(&slots[i]);
+    if (!run_until(N_VOTES, 120)) { fprintf(stderr, "bench: votes not done in time\n"); goto out; }
+    double secs = now_s() - t0;
+    qsort(latency, N_VOTES, sizeof *latency, cmp_double);
+    double votes_s = N_VOTES / secs;
+    snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -t incr -n 100000 -c 64 --csv 2>/dev/null", rp.port);
+    double incr = popen_rate(cmd, "\"INCR\",\"");
+    printf("votes through HTTP (64 connections, token check, rate-limit off, vote script): %d acknowledged of %d\n", ok_items, N_VOTES);
+    printf("  %.0f votes/s, p50 %.2f ms, p99 %.2f ms (target p99 < 10 ms)\n", votes_s, latency[N_VOTES / 2] * 1e3, latency[N_VOTES * 99 / 100] * 1e3);
+    printf("  baseline redis-benchmark INCR (64 clients, same server): %.0f requests/s; ratio %.2f (target >= 0.5)\n", incr, incr > 0 ? votes_s / incr : 0);
+
+    /* 2. leaderboard reads */
+    rp_run_for(base, 500);
+    snprintf(cmd, sizeof cmd, "wrk -t2 -c64 -d5s http://127.0.0.1:%d/api/leaderboard 2>/dev/null", arena_port);
+    double reads = popen_rate(cmd, "Requests/sec:");
+    printf("leaderboard reads (wrk, 64 connections, 5 s): %.0f requests/s (target >= 20000)\n", reads);
+
+    /* 3. SSE streams held open: battles first (POST only), then every stream at once. The
+     * upstream (this loop) was silent during wrk: wait until arena-server's probes find it. */
+    for (int i = 0; i < 50 && !ready(); i++) rp_run_for(base, 200);
+    next_item = done_items = ok_items = 0;
+    create_total = N_STREAMS;
+    create_then_stream = 0;
+    create_body = "{\"prompt\": \"hold\"}";
+    for (int i = 0; i < CONNS; i++) create_next(&slots[i]);
+    if (!run_until(N_STREAMS, 120) || ok_items < N_STREAMS) {
+        fprintf(stderr, "bench: stream battles not created (%d of %d)\n", ok_items, N_STREAMS);
+        goto out;
+    }
+    rp_run_for(base, 300);
+    long rss0 = rss_kb(arena_pid);
+    streams = calloc(N_STREAMS, sizeof *streams);
+    if (!streams) goto out;
+    done_items = 0;
+    for (int i = 0; i < N_STREAMS; i++) {
+        stream *st = &streams[i];
+        char path[96];
+        sse_init(&st->p, 1 << 16);
+        st->conn = arena_conn();
+        struct evhttp_request *req = new_request(on_stream_done, st, NULL);
+        evhttp_request_set_chunked_cb(req, on_stream_chunk);
+        snprintf(path, sizeof path, "/api/battles/%s/stream", ids[i]);
+        evhttp_make_request(st->conn, req, EVHTTP_REQ_GET, path);
+    }
+    t0 = now_s();
+    long want = (long)N_STREAMS * 2 * HOLD_TOKENS;
+    while (total_tokens() < want && now_s() - t0 < 120) event_base_loop(base, EVLOOP_ONCE);
+    rp_run_for(base, 300);
+    long rss1 = rss_kb(arena_pid), got = total_tokens();
+    printf("SSE streams held open: %d (each with two upstream streams); tokens so far %ld of %ld\n", n_held / 2, got, want);
+    printf("  arena-server RSS %ld KB -> %ld KB: %.1f KB per stream (target < 64 KB)\n", rss0, rss1,
+           (double)(rss1 - rss0) / N_STREAMS);
+    for (int i = 0; i < n_held; i++) finish_stream(held[i]);
+    n_held = 0;
+    run_until(N_STREAMS, 120);
+    long ended = 0;
+    for (int i = 0; i < N_STREAMS; i++) ended += streams[i].ends == 1 && streams[i].tokens == 2 * HOLD_TOKENS;
+    printf("  after release: %ld of %d streams ended with all %d tokens; tokens lost: %ld\n", ended, N_STREAMS,
+           2 * HOLD_TOKENS, want - total_tokens());
+    rc = 0;
+out:
+    if (arena_pid > 0) { kill(arena_pid, SIGTERM); waitpid(arena_pid, NULL, 0); }
+    for (int i = 0; i < CONNS; i++) if (slots[i].conn) evhttp_connection_free(slots[i].conn);
+    for (int i = 0; streams && i < N_STREAMS; i++) {
+        if (streams[i].conn) evhttp_connection_free(streams[i].conn);
+        sse_free(&streams[i].p);
+    }
+    free(streams);
+    evhttp_free(up);
+    event_free(ticker);
+    event_base_free(base);
+    rp_destroy(&rp);
+    return rc;
+}
