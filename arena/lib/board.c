@@ -66,20 +66,34 @@ typedef struct queue {
     size_t len, names_cap;
 } queue;
 
+/* Intervals computed on one snapshot; views take them by model name. */
+typedef struct intervals {
+    rt_data *d;                         /* the snapshot (for the names); owned */
+    double *lower[N_METHODS], *upper[N_METHODS];   /* [d->n_models]; NAN where none */
+    uint64_t gen;                       /* the votes they cover */
+} intervals;
+
 struct board {
     pthread_mutex_t mu;
-    pthread_cond_t wake;                /* votes arrived, or stop */
+    pthread_cond_t wake;                /* votes or intervals arrived, or stop */
+    pthread_cond_t ci_wake;             /* an interval job arrived, or stop */
     pthread_cond_t synced;              /* done_gen moved */
-    pthread_t worker;
-    int started, stop;
-    queue in;                           /* filled by board_add_vote, under mu */
-    uint64_t added_gen, done_gen;       /* votes queued / votes published, under mu */
+    pthread_t worker, ci_worker;
+    int started, ci_started, stop;
+    /* Under mu. */
+    queue in;                           /* filled by board_add_vote */
+    uint64_t added_gen, done_gen;       /* votes queued / votes published with intervals */
+    rt_data *job[2];                    /* snapshots waiting for the interval thread */
+    uint64_t job_gen;
+    intervals *res[2];                  /* finished intervals not yet taken by the worker */
+    view *view[2];                      /* replaced only by the worker */
     /* The worker's own (no lock): the accumulators are only touched by the worker, so
      * neither rt_add nor rt_snapshot ever holds up board_add_vote. */
     queue work;
     rt_battles *acc[2];                 /* [0] all votes, [1] anonymous board */
     double last_tstamp[2];
-    view *view[2];
+    intervals *cur[2];                  /* the newest intervals */
+    uint64_t points_gen, handed_gen;
     blob_impl *docs[2][N_DOCS];
     /* options (read-only after board_new) */
     meta *models;
@@ -236,24 +250,81 @@ static void bt_options(const board *b, const rt_data *d, bt_opts *bo)
     }
 }
 
-/* Fills the intervals of method m from r (or, when r is NULL, carries them over from
- * prev by model name: the previous intervals until the new ones are computed). */
-static void set_intervals(view *v, int m, const ci_result *r, const view *prev)
+static void intervals_free(intervals *iv)
+{
+    if (!iv) return;
+    for (int m = 0; m < N_METHODS; m++) {
+        free(iv->lower[m]);
+        free(iv->upper[m]);
+    }
+    rt_data_free(iv->d);
+    free(iv);
+}
+
+/* The intervals of every method on snapshot d (which they take), as arena-ratings
+ * computes them: BT by sandwich or bootstrap from the BT point fit, Elo by bootstrap.
+ * Where a method fails (fewer than two models, cancelled) its bounds are NAN. NULL
+ * only when out of memory. */
+static intervals *compute_intervals(board *b, rt_data *d, uint64_t gen)
+{
+    char err[256];
+    intervals *iv = calloc(1, sizeof *iv);
+    size_t n = d->n_models, k = n ? n : 1;
+    if (!iv) {
+        rt_data_free(d);
+        return NULL;
+    }
+    iv->d = d;
+    iv->gen = gen;
+    for (int m = 0; m < N_METHODS; m++) {
+        if (!(iv->lower[m] = malloc(k * sizeof(double))) || !(iv->upper[m] = malloc(k * sizeof(double)))) {
+            intervals_free(iv);
+            return NULL;
+        }
+        for (size_t i = 0; i < n; i++) iv->lower[m][i] = iv->upper[m][i] = NAN;
+    }
+    bt_opts bo;
+    bt_options(b, d, &bo);
+    elo_opts eo;
+    elo_opts_default(&eo);
+    ci_opts co;
+    ci_opts_default(&co);
+    co.rounds = b->rounds;
+    co.seed = b->seed;
+    co.threads = b->threads;
+    co.progress = cancel_if_stopping;
+    co.progress_ud = b;
+    bt_result point = { 0 };
+    ci_result r[N_METHODS] = { { 0 } };
+    int have[N_METHODS] = { 0 };
+    if (n >= 2 && d->n_battles > 0 && bt_fit(d, &bo, &point, err, sizeof err) == 0) {
+        if (b->ci == BOARD_CI_SANDWICH)
+            have[BOARD_BT] = ci_bt_sandwich(d, &bo, &point, &r[BOARD_BT], err, sizeof err) == 0;
+        else
+            have[BOARD_BT] = ci_bt_bootstrap(d, &bo, &point, &co, &r[BOARD_BT], err, sizeof err) == 0;
+        have[BOARD_ELO] = ci_elo_bootstrap(d, &eo, &co, &r[BOARD_ELO], err, sizeof err) == 0;
+    }
+    for (int m = 0; m < N_METHODS; m++) {
+        if (have[m]) {
+            memcpy(iv->lower[m], r[m].lower, n * sizeof(double));
+            memcpy(iv->upper[m], r[m].upper, n * sizeof(double));
+        }
+        ci_result_free(&r[m]);
+    }
+    bt_result_free(&point);
+    return iv;
+}
+
+/* Fills the view's intervals of method m from iv by model name (NAN for models iv does
+ * not know, e.g. new ones) and the rank upper bounds among the models that have one. */
+static void set_intervals(view *v, int m, const intervals *iv)
 {
     size_t n = v->d->n_models;
     for (size_t i = 0; i < n; i++) {
-        v->lower[m][i] = v->upper[m][i] = NAN;
+        long j = iv ? rt_find(iv->d, v->d->names[i]) : -1;
+        v->lower[m][i] = j >= 0 ? iv->lower[m][j] : NAN;
+        v->upper[m][i] = j >= 0 ? iv->upper[m][j] : NAN;
         v->rank_ub[m][i] = 0;
-        if (r) {
-            v->lower[m][i] = r->lower[i];
-            v->upper[m][i] = r->upper[i];
-        } else if (prev && prev->fitted) {
-            long j = rt_find(prev->d, v->d->names[i]);
-            if (j >= 0) {
-                v->lower[m][i] = prev->lower[m][j];
-                v->upper[m][i] = prev->upper[m][j];
-            }
-        }
     }
     for (size_t i = 0; i < n; i++) {
         if (isnan(v->upper[m][i])) continue;
@@ -279,8 +350,8 @@ static int join_static(const board *b, view *v, int m)
     return rc;
 }
 
-/* Point estimates (and, with full, the intervals) of snapshot d, which the view takes. */
-static view *fit_view(board *b, rt_data *d, const view *prev, int full, double last_tstamp)
+/* The point estimates of snapshot d (which the view takes), with the intervals iv. */
+static view *fit_view(board *b, rt_data *d, const intervals *iv, double last_tstamp)
 {
     char err[256];
     view *v = calloc(1, sizeof *v);
@@ -312,24 +383,8 @@ static view *fit_view(board *b, rt_data *d, const view *prev, int full, double l
         elo_fit(d, &eo, v->rating[BOARD_ELO], err, sizeof err) == 0) {
         v->fitted = 1;
         memcpy(v->rating[BOARD_BT], point.rating, n * sizeof(double));
-        ci_result r[N_METHODS] = { { 0 } };
-        int have[N_METHODS] = { 0 };
-        ci_opts co;
-        ci_opts_default(&co);
-        co.rounds = b->rounds;
-        co.seed = b->seed;
-        co.threads = b->threads;
-        co.progress = cancel_if_stopping;
-        co.progress_ud = b;
-        if (b->ci == BOARD_CI_SANDWICH)
-            have[BOARD_BT] = ci_bt_sandwich(d, &bo, &point, &r[BOARD_BT], err, sizeof err) == 0;
-        if (full && b->ci == BOARD_CI_BOOTSTRAP)
-            have[BOARD_BT] = ci_bt_bootstrap(d, &bo, &point, &co, &r[BOARD_BT], err, sizeof err) == 0;
-        if (full && b->ci != BOARD_CI_NONE)
-            have[BOARD_ELO] = ci_elo_bootstrap(d, &eo, &co, &r[BOARD_ELO], err, sizeof err) == 0;
         for (int m = 0; m < N_METHODS; m++) {
-            set_intervals(v, m, have[m] ? &r[m] : NULL, b->ci == BOARD_CI_NONE ? NULL : prev);
-            ci_result_free(&r[m]);
+            set_intervals(v, m, iv);
             bt_rank(n, v->rating[m], v->rank[m]);
             order_by(v, m);
             if (join_static(b, v, m) < 0) {
@@ -346,7 +401,7 @@ fail:
     return NULL;
 }
 
-/* ---- the worker ---- */
+/* ---- the threads ---- */
 
 static void publish(board *b, int anony, view *v)
 {
@@ -383,13 +438,12 @@ static void drain(board *b)
     q->n = q->len = 0;
 }
 
-static void *worker(void *arg)
+/* The worker: counts queued votes, fits the point estimates and publishes views (it
+ * alone replaces them), with the newest intervals; hands snapshots of new votes to the
+ * interval thread. So points never wait for a bootstrap. Called with mu held. */
+static void worker_round(board *b)
 {
-    board *b = arg;
-    pthread_mutex_lock(&b->mu);
-    for (;;) {
-        while (!b->stop && b->done_gen == b->added_gen) pthread_cond_wait(&b->wake, &b->mu);
-        if (b->stop) break;
+    if (b->added_gen != b->points_gen) {
         /* Debounce: let a burst of votes land before fitting. */
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
@@ -397,31 +451,88 @@ static void *worker(void *arg)
         until.tv_sec += ns / 1000000000L;
         until.tv_nsec = ns % 1000000000L;
         while (!b->stop && pthread_cond_timedwait(&b->wake, &b->mu, &until) != ETIMEDOUT) {}
-        if (b->stop) break;
+        if (b->stop) return;
         uint64_t gen = b->added_gen;
         queue t = b->in;
         b->in = b->work;
         b->work = t;
         pthread_mutex_unlock(&b->mu);
         drain(b);
-        /* Phase 1: point estimates (and sandwich intervals), published at once, with the
-         * previous bootstrap intervals carried over by name. Phase 2: the bootstraps on
-         * the same votes, published when done. Each view owns its snapshot. */
-        int phase2 = b->ci != BOARD_CI_NONE;
-        rt_data *snap[2][2] = { { NULL, NULL }, { NULL, NULL } };
-        char err[256];
-        for (int a = 0; a < 2; a++)
-            for (int p = 0; p <= phase2; p++) snap[p][a] = rt_snapshot(b->acc[a], err, sizeof err);
-        for (int p = 0; p <= phase2; p++)
-            for (int a = 0; a < 2; a++) {
-                if (!snap[p][a]) continue;
-                /* Only this thread replaces views, so reading b->view here needs no lock. */
-                view *v = fit_view(b, snap[p][a], b->view[a], p == 1 || !phase2, b->last_tstamp[a]);
-                if (v) publish(b, a, v);
-            }
         pthread_mutex_lock(&b->mu);
-        b->done_gen = gen;
+        b->points_gen = gen;
+    }
+    for (int a = 0; a < 2; a++)
+        if (b->res[a]) {
+            intervals_free(b->cur[a]);
+            b->cur[a] = b->res[a];
+            b->res[a] = NULL;
+        }
+    pthread_mutex_unlock(&b->mu);
+
+    char err[256];
+    for (int a = 0; a < 2; a++) {
+        rt_data *d = rt_snapshot(b->acc[a], err, sizeof err);
+        view *v = d ? fit_view(b, d, b->cur[a], b->last_tstamp[a]) : NULL;
+        if (v) publish(b, a, v);
+    }
+    rt_data *job[2] = { NULL, NULL };
+    int hand = b->ci != BOARD_CI_NONE && b->handed_gen != b->points_gen;
+    for (int a = 0; hand && a < 2; a++) job[a] = rt_snapshot(b->acc[a], err, sizeof err);
+
+    pthread_mutex_lock(&b->mu);
+    if (hand) {
+        for (int a = 0; a < 2; a++) {   /* a job not started yet is stale: replace it */
+            rt_data_free(b->job[a]);
+            b->job[a] = job[a];
+        }
+        b->job_gen = b->handed_gen = b->points_gen;
+        pthread_cond_signal(&b->ci_wake);
+    }
+    int complete = b->ci == BOARD_CI_NONE || (b->cur[0] && b->cur[0]->gen == b->points_gen);
+    if (complete && b->done_gen != b->points_gen) {
+        b->done_gen = b->points_gen;
         pthread_cond_broadcast(&b->synced);
+    }
+}
+
+static void *worker(void *arg)
+{
+    board *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->stop) {
+        if (b->added_gen == b->points_gen && !b->res[0] && !b->res[1]) {
+            pthread_cond_wait(&b->wake, &b->mu);
+            continue;
+        }
+        worker_round(b);
+    }
+    pthread_mutex_unlock(&b->mu);
+    return NULL;
+}
+
+/* The interval thread: one job at a time, always the newest (a job is never cancelled
+ * for a newer one, so intervals keep coming under a steady stream of votes). */
+static void *ci_worker(void *arg)
+{
+    board *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->stop) {
+        if (!b->job[0] && !b->job[1]) {
+            pthread_cond_wait(&b->ci_wake, &b->mu);
+            continue;
+        }
+        rt_data *job[2] = { b->job[0], b->job[1] };
+        uint64_t gen = b->job_gen;
+        b->job[0] = b->job[1] = NULL;
+        pthread_mutex_unlock(&b->mu);
+        intervals *iv[2];
+        for (int a = 0; a < 2; a++) iv[a] = job[a] ? compute_intervals(b, job[a], gen) : NULL;
+        pthread_mutex_lock(&b->mu);
+        for (int a = 0; a < 2; a++) {
+            intervals_free(b->res[a]);
+            b->res[a] = iv[a];
+        }
+        pthread_cond_signal(&b->wake);
     }
     pthread_mutex_unlock(&b->mu);
     return NULL;
@@ -449,6 +560,7 @@ board *board_new(const board_opts *o, char *err, size_t errlen)
     if (!b) goto nomem;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->wake, NULL);
+    pthread_cond_init(&b->ci_wake, NULL);
     pthread_cond_init(&b->synced, NULL);
     b->table = o->static_table;
     b->ci = o->ci;
@@ -493,6 +605,12 @@ board *board_new(const board_opts *o, char *err, size_t errlen)
         return NULL;
     }
     b->started = 1;
+    if (pthread_create(&b->ci_worker, NULL, ci_worker, b) != 0) {
+        snprintf(err, errlen, "cannot start the board's interval thread");
+        board_free(b);
+        return NULL;
+    }
+    b->ci_started = 1;
     return b;
 nomem:
     snprintf(err, errlen, "out of memory");
@@ -507,13 +625,18 @@ void board_free(board *b)
         pthread_mutex_lock(&b->mu);
         b->stop = 1;
         pthread_cond_broadcast(&b->wake);
+        pthread_cond_broadcast(&b->ci_wake);
         pthread_mutex_unlock(&b->mu);
         pthread_join(b->worker, NULL);
+        if (b->ci_started) pthread_join(b->ci_worker, NULL);
     }
     for (int a = 0; a < 2; a++) {
         for (int k = 0; k < N_DOCS; k++) blob_unref(b->docs[a][k]);
         view_free(b->view[a]);
         rt_free(b->acc[a]);
+        rt_data_free(b->job[a]);
+        intervals_free(b->res[a]);
+        intervals_free(b->cur[a]);
     }
     queue_free(&b->in);
     queue_free(&b->work);
@@ -526,6 +649,7 @@ void board_free(board *b)
     free(b->models);
     free(b->anchor_model);
     pthread_cond_destroy(&b->wake);
+    pthread_cond_destroy(&b->ci_wake);
     pthread_cond_destroy(&b->synced);
     pthread_mutex_destroy(&b->mu);
     free(b);

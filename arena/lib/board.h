@@ -15,14 +15,16 @@
  * (ci_rank_ub).
  *
  * Refits: board_add_vote only queues the vote (copies it under a mutex, O(1), no
- * allocation once the queue has grown) and wakes a worker thread, which alone owns the
+ * allocation once the queue has grown) and wakes the worker thread, which alone owns the
  * ratings/ accumulators. The worker waits debounce_ms for more votes, takes the queue,
  * counts it (rt_add), snapshots, fits the point estimates (a few milliseconds for 40
- * models and 200,000 votes: bench-arena-board) and publishes; then computes the
- * intervals on the same votes and publishes again. A vote arriving meanwhile starts
- * the next round once the current one is published. So ratings follow a vote within
- * debounce_ms plus one fit; intervals follow within the time of a bootstrap. The event
- * loop never waits for a fit.
+ * models and 200,000 votes: bench-arena-board) and publishes them with the newest
+ * intervals (matched by model name; null for a model they do not cover yet). It then
+ * hands a snapshot to a second thread that computes the intervals (BT sandwich or
+ * bootstrap, Elo bootstrap) and hands them back, and the worker publishes again. So
+ * ratings follow a vote within debounce_ms plus one fit however long a bootstrap takes,
+ * intervals follow within about two bootstrap times, and the event loop never waits for
+ * either.
  *
  * Reads: every document (JSON and CSV for each method x anony, matrix JSON for each kind
  * x anony) is serialised once per publish into an immutable, reference-counted
