@@ -30,6 +30,9 @@
 
 #define IDLE_SECONDS 600
 #define RECENT_SLOTS 4096
+#define HTTP_TIMEOUT 30          /* as http.c sets for every connection */
+#define SSE_TIMEOUT 3600         /* a browser stream may stay quiet while a model thinks */
+#define KEEPALIVE_SECONDS 15     /* a comment line then: proxies keep the stream, dead clients show */
 
 typedef struct upstream {
     live_battle *lb;
@@ -52,6 +55,7 @@ struct live_battle {
     upstream *up[2];
     char voter[64];
     time_t last_active;
+    time_t last_sent;                  /* last byte sent on sub */
     int saving;                        /* a save to Redis is in flight */
     int saved;                         /* the ended turn is in Redis */
 };
@@ -294,6 +298,26 @@ static void send_event_buf(live_battle *lb, const char *data, size_t len)
     struct evbuffer *buf = evhttp_request_get_output_buffer(lb->sub);
     evbuffer_add(buf, data, len);
     evhttp_send_reply_chunk(lb->sub, buf);
+    lb->last_sent = time(NULL);
+}
+
+void battles_keepalive(server *s)
+{
+    time_t cutoff = time(NULL) - KEEPALIVE_SECONDS;
+    for (size_t i = 0; i < s->table_size; i++)
+        for (live_battle *lb = s->table[i]; lb; lb = lb->next)
+            if (lb->sub && lb->last_sent <= cutoff) send_event_buf(lb, ": keepalive\n\n", 13);
+}
+
+/* Ends the browser stream: back to the ordinary timeout, then the last chunk. */
+static void close_sse(live_battle *lb)
+{
+    struct evhttp_request *req = lb->sub;
+    http_unwatch(&lb->sub);
+    lb->sub = NULL;
+    lb->s->m.sse_open--;
+    evhttp_connection_set_timeout(evhttp_request_get_connection(req), HTTP_TIMEOUT);
+    evhttp_send_reply_end(req);
 }
 
 static void send_text(live_battle *lb, int side, const char *text, size_t len)
@@ -333,11 +357,7 @@ static void end_stream(live_battle *lb)
 {
     if (!lb->sub) return;
     send_json_event(lb, "end", json_pack("{s:b}", "saved", lb->saved));
-    struct evhttp_request *req = lb->sub;
-    http_unwatch(&lb->sub);
-    lb->sub = NULL;
-    lb->s->m.sse_open--;
-    evhttp_send_reply_end(req);
+    close_sse(lb);
 }
 
 static void on_turn_saved(live_battle *lb, store_status st, void *arg)
@@ -350,12 +370,7 @@ static void on_turn_saved(live_battle *lb, store_status st, void *arg)
 /* Closes the browser stream we were serving without an `end` (a newer one replaces it). */
 static void drop_subscriber(live_battle *lb)
 {
-    if (!lb->sub) return;
-    struct evhttp_request *req = lb->sub;
-    http_unwatch(&lb->sub);
-    lb->sub = NULL;
-    lb->s->m.sse_open--;
-    evhttp_send_reply_end(req);
+    if (lb->sub) close_sse(lb);
 }
 
 static void start_sse(server *s, live_battle *lb, struct evhttp_request *req)
@@ -367,7 +382,9 @@ static void start_sse(server *s, live_battle *lb, struct evhttp_request *req)
     evhttp_add_header(h, "X-Accel-Buffering", "no");  /* nginx: pass events through at once */
     http_log(s, req, 200, 0);
     evhttp_send_reply_start(req, 200, "OK");
+    evhttp_connection_set_timeout(evhttp_request_get_connection(req), SSE_TIMEOUT);
     http_watch(req, &lb->sub);
+    lb->last_sent = time(NULL);
     s->m.sse_open++;
     s->m.sse_total++;
 }

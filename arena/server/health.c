@@ -70,6 +70,7 @@ static void probe_all(evutil_socket_t fd, short what, void *arg)
         if (evhttp_make_request(m->probe_conn, req, EVHTTP_REQ_GET, path) == 0) m->probing = 1;
     }
     battles_sweep(s);
+    battles_keepalive(s);
 }
 
 int health_start(server *s, char *err, size_t errlen)

@@ -370,7 +370,7 @@ int http_start(server *s, char *err, size_t errlen)
     if (!(s->http = evhttp_new(s->base))) { snprintf(err, errlen, "evhttp_new failed"); return -1; }
     evhttp_set_max_body_size(s->http, c->max_body);
     evhttp_set_max_headers_size(s->http, c->max_headers);
-    evhttp_set_timeout(s->http, 30);  /* a client that sends nothing for 30 s is dropped */
+    evhttp_set_timeout(s->http, 30);  /* a client that sends nothing for 30 s is dropped (SSE: see battles.c) */
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(s->http, route, s);
     if (c->tls_cert) {

@@ -104,6 +104,7 @@ void http_unwatch(struct evhttp_request **slot);
 void battles_route(server *s, struct evhttp_request *req, const char *id, const char *action);
 void battles_create(server *s, struct evhttp_request *req);
 void battles_sweep(server *s);      /* drops idle battles from memory (they stay in Redis) */
+void battles_keepalive(server *s);  /* a comment on browser streams quiet for a while */
 void battles_free_all(server *s);
 /* The live battle's state, for the vote route's early answer; NULL when not here. */
 const battle *battles_find(server *s, const char *id);
