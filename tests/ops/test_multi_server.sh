@@ -36,6 +36,16 @@ expect_eq "simultaneous votes: one 200 and one 409 per battle" \
 echo "# simultaneous pairs won by server 1: $(awk '$2 == 200' "$T/race" | wc -l), by server 2: $(awk '$3 == 200' "$T/race" | wc -l)"
 expect_eq "one record per battle in the stream" "$(stream_ids "$REDIS_PORT" | sort -u | wc -l) $(stream_ids "$REDIS_PORT" | wc -l)" "$N $N"
 
+# Created on one server, streamed on the other, voted on the first: the first holds a copy
+# of the battle from before its answers; the vote must still count (Redis has the answers).
+api_post "$U1" /api/battles '{"prompt": "Lily"}' "$T/x" >/dev/null
+XID=$(jq -r .id "$T/x"); XTOK=$(jq -r .token "$T/x")
+timeout 30 curl -sN "$U2/api/battles/$XID/stream" >"$T/xs"
+expect_eq "streamed on server 2" "$(grep -c '^event: done' "$T/xs")" 2
+code=$(api_post "$U1" "/api/battles/$XID/vote" "{\"winner\":\"a\",\"token\":\"$XTOK\"}" "$T/xv")
+expect_eq "voted on server 1, where it was created: 200" "$code" 200
+[[ $code == 200 ]] && N=$((N + 1)) || echo "# server 1 answered: $(cat "$T/xv")"
+
 # board URL: the anonymous BT board without its timing fields.
 board() { curl -s "$1/api/leaderboard?method=bt&anony=1" | jq -S '{total_votes, models: [.models[] | {model, rank, rating, votes, ci_lower, ci_upper}]}'; }
 counted() { [[ $(board "$1" | jq .total_votes) == "$N" ]] && board "$1" | jq -e 'all(.models[]; .ci_lower != null)'; }
