@@ -12,7 +12,7 @@ packages=(
   nginx-light
   nodejs npm chromium
   clang libclang-rt-14-dev
-  wrk curl procps iproute2 jq python3 bc openssl
+  wrk curl procps iproute2 jq python3 bc openssl logrotate
 )
 
 missing=()

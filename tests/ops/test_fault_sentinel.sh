@@ -40,7 +40,17 @@ check "three sentinels see each other" wait_for 20 sentinels_meet
 
 start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
 start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
-OPS_CONFIG_EXTRA=$(jq -nc --argjson s "$(printf '"127.0.0.1:%s"\n' "${SPORTS[@]}" | jq -sc .)" '{redis: {sentinels: $s, sentinel_master: "arena"}}') \
+# With asynchronous replication a vote acknowledged just before the kill can miss the
+# replica; the store's WAIT closes that window (an ack then needs the replica's copy).
+# Used when the server's config offers it (redis.wait_replicas).
+wait_json='{}'
+if grep -q 'redis.wait_replicas' "$ARENA_BIN/arena-server"; then
+  wait_json='{"wait_replicas": 1, "wait_timeout_ms": 500}'; echo "# votes wait for the replica (WAIT 1)"
+else
+  echo "# arena-server has no redis.wait_replicas setting: acknowledgements do not wait for the replica"
+fi
+OPS_CONFIG_EXTRA=$(jq -nc --argjson s "$(printf '"127.0.0.1:%s"\n' "${SPORTS[@]}" | jq -sc .)" --argjson w "$wait_json" \
+  '{redis: ({sentinels: $s, sentinel_master: "arena"} + $w)}') \
   ops_config "$T/arena.json" "redis://127.0.0.1:1/0" stories260K="$W1" llama2xs="$W2"
 start_arena arena "$T/arena.json" || exit 1
 check "ready through the sentinels" wait_for 10 curl -sf "$ARENA_URL/readyz"
