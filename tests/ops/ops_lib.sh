@@ -154,3 +154,10 @@ CONF
   NGINX_PID=$SPAWNED NGINX_URL=https://127.0.0.1:$port
   wait_for 10 curl -sk "$NGINX_URL/healthz" || { echo "# nginx $name did not start"; tail "$T/$name.log" "$dir/error.log"; return 1; }
 }
+
+# sanitizer_clean: under a sanitizer build (ARENA_SANITIZED), no process of the test
+# reported an error in its log.
+sanitizer_clean() {
+  [[ -n ${ARENA_SANITIZED:-} ]] || return 0
+  check "sanitizer clean" bash -c "! grep -l 'ERROR: \\(Address\\|Leak\\)Sanitizer\\|runtime error' '$T'/*.log"
+}

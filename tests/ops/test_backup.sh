@@ -58,3 +58,4 @@ sed 's/^/# /' "$T/import.out"
 expect_eq "import: every vote" "$(redis-cli -p "$REDIS_PORT" xlen 'arena:{a}:votes')" "$N"
 ARENA_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0 ops/restore.sh --import "$out" >/dev/null 2>&1
 expect_eq "import twice adds nothing" "$(redis-cli -p "$REDIS_PORT" xlen 'arena:{a}:votes')" "$N"
+sanitizer_clean

@@ -41,3 +41,4 @@ expect_eq "retries answer 200 or 409" "$(awk '$2 != 200 && $2 != 409' "$T/retrie
 cat "$T/votes" "$T/retried" >"$T/all"
 count_votes "$RP" "$T/all"
 expect_eq "every battle has its vote" "$(stream_ids "$RP" | sort -u | wc -l)" "$N"
+sanitizer_clean

@@ -78,3 +78,4 @@ awk '$2 == 503 { print $1 }' "$T/votes" | grep -Ff - "$T/battles" >"$T/retry"
 : >"$T/retried"; vote_battles "$ARENA_URL" "$T/retry" "$T/retried"
 expect_eq "retries answer 200 or 409" "$(awk '$2 != 200 && $2 != 409' "$T/retried" | wc -l)" 0
 expect_eq "every battle has exactly one vote on the new master" "$(stream_ids "$RP" | sort | uniq | wc -l) $(stream_ids "$RP" | wc -l)" "$N $N"
+sanitizer_clean

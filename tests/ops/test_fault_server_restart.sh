@@ -44,3 +44,4 @@ count_votes "$REDIS_PORT" "$T/all"
 expect_eq "every battle answered before the restarts has its vote" "$(stream_ids "$REDIS_PORT" | sort -u | wc -l)" "$N"
 total() { [[ $(curl -s "$U/api/leaderboard?method=bt&anony=0" | jq -r .total_votes) == "$N" ]]; }
 check "the new server's board counts every vote in the stream" wait_for 10 total
+sanitizer_clean

@@ -67,3 +67,4 @@ check "metrics: the model is up again" wait_for 5 bash -c "curl -s '$U/metrics' 
 battle_models 30 "$T/after"
 echo "# 30 battles after the restart: $(sort "$T/after" | uniq -c | tr -s ' ' | tr '\n' ';')"
 check "the model is drawn again" grep -q babyllama105 "$T/after"
+sanitizer_clean

@@ -54,3 +54,4 @@ check "server 2 board counts every vote" wait_for 15 counted "$U2"
 b1=$(board "$U1"); b2=$(board "$U2")
 expect_eq "both servers serve the same leaderboard" "$b1" "$b2"
 echo "# board: $(jq -c '[.models[] | "\(.model)=\(.rating | round)"]' <<<"$b1")"
+sanitizer_clean

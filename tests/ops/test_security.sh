@@ -180,3 +180,4 @@ check "nginx cuts off a trickled head (client_header_timeout)" test "$(cat "$T/t
 (($(cat "$T/trickle") > 30)) && echo "# gap: a direct client trickling one header byte every 2 s was not cut off by arena-server within $(cat "$T/trickle") s"
 (($(cat "$T/body_nginx") > 30)) && echo "# note: nginx held a trickled body for $(cat "$T/body_nginx") s (client_body_timeout is per read; limit_conn caps such connections per address)"
 check "still serving" curl -skf "$D/healthz"
+sanitizer_clean
