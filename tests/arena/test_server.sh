@@ -165,6 +165,22 @@ expect_eq "the stream still ended" "$(grep '^event:' "$T/k1" | tail -1)" "event:
 check "the dead model leaves sampling" wait_for 10 bash -c "curl -s '$U/metrics' | grep -q 'arena_model_up{model=\"babyllama105\"} 0'"
 expect_eq "a failed side cannot be voted on" "$(post "/api/battles/$KID/vote" "{\"winner\":\"a\",\"token\":\"$(sign "$KID")\"}")" 409
 
+# --- a second arena server on the same Redis: votes on battles served by the first; an
+#     answer naming a maker is flagged and kept off the anonymous board ---
+jq '.models |= map(.organization = "e")' "$T/arena.json" >"$T/arena2.json"  # every answer has an "e"
+U1=$U; P1=$ARENA_PID
+start_arena arena2 "$T/arena2.json" || exit 1
+U2=$ARENA_URL; ARENA_PID=$P1
+U=$U2
+expect_eq "battle on the second server" "$(post /api/battles '{"prompt": "The cat"}')" 201
+LID=$(jq -r .id "$T/body"); LTOKEN=$(jq -r .token "$T/body")
+stream "$LID" "$T/l1"
+U=$U1
+expect_eq "the first server takes the vote on it" "$(post "/api/battles/$LID/vote" "{\"winner\":\"a\",\"token\":\"$LTOKEN\"}")" 200
+expect_eq "leaked vote in the export, not anonymous" "$(curl -s "$U/api/export/battles.json" | jq -c "map(select(.question_id == \"$LID\")) | .[0] | [.leak, .anony]")" "[true,false]"
+check "leaked vote counted on the board of all votes" wait_for 10 board_has 0 3
+expect_eq "leaked vote kept off the anonymous board" "$(board_votes 1)" 1
+
 # --- Redis killed: votes get 503, nothing acknowledged is lost after the restart ---
 expect_eq "battle before the outage" "$(post /api/battles '{"prompt": "The sun"}')" 201
 RID=$(jq -r .id "$T/body"); RTOKEN=$(jq -r .token "$T/body")
@@ -176,8 +192,8 @@ expect_eq "new battle while Redis is down: 503" "$(post /api/battles '{"prompt":
 REDIS_PORT_WANTED=$REDIS_PORT start_redis || exit 1
 check "server reconnects" wait_for 15 curl -sf "$U/readyz"
 expect_eq "vote after the restart" "$(post "/api/battles/$RID/vote" "{\"winner\":\"b\",\"token\":\"$RTOKEN\"}")" 200
-expect_eq "every acknowledged vote is in Redis" "$(redis-cli -p "$REDIS_PORT" xlen 'arena:{a}:votes')" 3
-check "board catches up" wait_for 10 board_has 0 3
+expect_eq "every acknowledged vote is in Redis" "$(redis-cli -p "$REDIS_PORT" xlen 'arena:{a}:votes')" 4
+check "board catches up" wait_for 10 board_has 0 4
 
 # --- metrics and the access log ---
 m=$(curl -s "$U/metrics")
