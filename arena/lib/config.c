@@ -40,7 +40,7 @@ static const field config_fields[] = {
     {"limits.battles_per_minute", F_INT, C(battles_per_minute), 0, 1e9},
     {"limits.votes_per_minute", F_INT, C(votes_per_minute), 0, 1e9},
     {"limits.votes_per_day", F_INT, C(votes_per_day), 0, 1e9},
-    {"limits.upstream_connect_timeout", F_DBL, C(upstream_connect_timeout), 0.01, 3600},
+    {"limits.probe_timeout", F_DBL, C(probe_timeout), 0.01, 3600},
     {"limits.upstream_timeout", F_DBL, C(upstream_timeout), 0.01, 3600},
     {"limits.health_interval", F_DBL, C(health_interval), 0.05, 3600},
     {"limits.trusted_proxies", F_LIST, C(trusted_proxies), 0, 0},
@@ -193,7 +193,7 @@ static int defaults(cfg_config *c)
     c->battles_per_minute = 20;
     c->votes_per_minute = 60;
     c->votes_per_day = 500;
-    c->upstream_connect_timeout = 5;
+    c->probe_timeout = 5;
     c->upstream_timeout = 60;
     c->health_interval = 5;
     c->bootstrap_rounds = 200;

@@ -55,7 +55,7 @@ typedef struct cfg_config {
     int   battles_per_minute;         /* per client IP: 20 */
     int   votes_per_minute;           /* per client IP: 60 */
     int   votes_per_day;              /* per client IP: 500 */
-    double upstream_connect_timeout;  /* seconds: 5 */
+    double probe_timeout;             /* seconds a health probe may take: 5 */
     double upstream_timeout;          /* seconds without a byte from upstream: 60 */
     double health_interval;           /* seconds between model health probes: 5 */
     cfg_strlist trusted_proxies;      /* IPs whose X-Forwarded-For is believed */

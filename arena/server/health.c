@@ -49,7 +49,7 @@ static void probe_all(evutil_socket_t fd, short what, void *arg)
             }
             m->probe_conn = evhttp_connection_base_new(s->base, NULL, evhttp_uri_get_host(m->uri), (ev_uint16_t)(port < 0 ? 80 : port));
             if (!m->probe_conn) continue;
-            double t = s->cfg->health_interval < s->cfg->upstream_connect_timeout ? s->cfg->health_interval : s->cfg->upstream_connect_timeout;
+            double t = s->cfg->health_interval < s->cfg->probe_timeout ? s->cfg->health_interval : s->cfg->probe_timeout;
             struct timeval tv = {(time_t)t, (suseconds_t)((t - (time_t)t) * 1e6)};
             evhttp_connection_set_timeout_tv(m->probe_conn, &tv);
             evhttp_connection_set_retries(m->probe_conn, 0);
