@@ -243,15 +243,13 @@ static void serve_file(server *s, struct evhttp_request *req, const char *url_pa
         http_error(s, req, 404, "not_found", "no such page");
         goto done;
     }
+    /* HEAD too: libevent sends the headers (Content-Length of this body) without the body. */
     buf = evbuffer_new();
-    if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Length", "0");
-    } else if (!buf || evbuffer_add_file(buf, fd, 0, st.st_size) < 0) {
+    if (!buf || evbuffer_add_file(buf, fd, 0, st.st_size) < 0) {
         http_error(s, req, 500, "internal", "cannot read the file");
         goto done;
-    } else {
-        fd = -1;  /* the buffer owns it now */
     }
+    fd = -1;  /* the buffer owns it now */
     evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
     http_reply(s, req, 200, content_type_of(full), buf);
 done:

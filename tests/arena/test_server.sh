@@ -56,6 +56,7 @@ check "CSP header" grep -qi "^content-security-policy: default-src 'self'" <<<"$
 check "nosniff header" grep -qi '^x-content-type-options: nosniff' <<<"$hdr"
 check "frame denial header" grep -qi '^x-frame-options: DENY' <<<"$hdr"
 check "referrer policy header" grep -qi '^referrer-policy:' <<<"$hdr"
+expect_eq "HEAD of a page: 200, no body" "$(curl -sI -o /dev/null -w '%{http_code} %{size_download}' "$U/")" "200 0"
 expect_eq "leaderboard page" "$(curl -s "$U/leaderboard")" '<!doctype html><title>board</title>'
 check "css content type" grep -qi '^content-type: text/css' <<<"$(curl -s -D - -o /dev/null "$U/css/site.css")"
 for p in '/../private/key.txt' '/%2e%2e/private/key.txt' '/css/..%2f..%2fprivate/key.txt' '/.hidden' '/css' '/nope.html'; do
