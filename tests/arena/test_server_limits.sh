@@ -54,3 +54,7 @@ expect_eq "a forged left-hand hop does not buy a new counter" "$(create '203.0.1
 for i in 1 2 3; do vote "c$i" 198.51.100.7 >/dev/null; done
 expect_eq "daily cap per forwarded client" "$(vote c4 198.51.100.7)" 429
 expect_eq "another forwarded client votes" "$(vote c5 198.51.100.8)" 404
+kill -TERM "$ARENA_PID"; wait "$ARENA_PID"; expect_eq "clean exit" "$?" 0
+if [[ -n ${ARENA_SANITIZED:-} ]]; then
+  check "sanitizer clean" bash -c "! grep -q 'ERROR: \\(Address\\|Leak\\)Sanitizer\\|runtime error' '$T/untrusted.log' '$T/trusted.log'"
+fi

@@ -27,6 +27,7 @@ check "TLS 1.1 refused" bash -c "! openssl s_client -connect 127.0.0.1:$PORT -tl
 check "TLS 1.2 without forward secrecy refused" bash -c "! openssl s_client -connect 127.0.0.1:$PORT -tls1_2 -cipher AES128-SHA </dev/null 2>&1 | grep -q 'Cipher is [A-Z]'"
 expect_eq "plain HTTP on the TLS port gets no HTTP answer" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$PORT/healthz")" 000
 kill -TERM "$PID"; wait "$PID"; expect_eq "clean exit" "$?" 0
+if [[ -n ${ARENA_SANITIZED:-} ]]; then check "sanitizer clean" bash -c "! grep -q 'ERROR: \\(Address\\|Leak\\)Sanitizer\\|runtime error' '$T/arena.log'"; fi
 
 # --- configuration errors: exit 2 with the file and the field named ---
 echo '{"limits": {"max_body": "big"}}' >"$T/bad.json"
