@@ -61,9 +61,6 @@ int cli_input_option(cli_input *in, const char *cmd, const char *name, const cha
 /* The getopt_long entries of the input options, terminated by a zero entry. */
 extern const struct option cli_input_options[];
 
-/* Appends the zero-terminated src to dst (which holds *n entries, room for all) and
- * keeps dst zero-terminated. Commands build their getopt_long tables with it. */
-void cli_options_append(struct option *dst, size_t *n, const struct option *src);
 #define CLI_INPUT_HELP                                                                          \
     "  --input-format F     auto (default), json, jsonl or csv; gzip is read transparently\n"   \
     "  --columns a=COL,b=COL,winner=COL,tstamp=COL\n"                                           \
@@ -105,6 +102,17 @@ int cli_method_option(cli_method *m, const char *cmd, const char *name, const ch
     "  --k K                Elo step (default 4)\n"                                              \
     "  --anchor MODEL=VALUE pin MODEL's rating (bt; default " CLI_DEFAULT_ANCHOR "=1114 when present)\n" \
     "  --no-anchor          no anchor: each connected group is centred at --init\n"
+
+/* A flag of the command's own, handed over by cli_parse_votes_args: EXIT_OK to go on, else
+ * the exit code after printing the error. */
+typedef int (*cli_own_option)(void *ud, const char *name, const char *arg);
+/* The command line of a command that reads votes (fit, matrix): one FILE, the input and
+ * method flags, -o FILE (*output), -h (prints help) and the getopt_long entries in own
+ * (zero-terminated, at most 40), each passed to own_option with ud. Sets in->path to FILE.
+ * Returns -1 to go on, else the exit code (EXIT_OK after the help). */
+int cli_parse_votes_args(const char *cmd, const char *help, const struct option *own,
+                         cli_own_option own_option, void *ud, cli_input *in, cli_method *m,
+                         const char **output, int argc, char **argv);
 
 struct cli_board;
 struct bt_result;

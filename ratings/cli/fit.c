@@ -64,74 +64,52 @@ struct fit_args {
     int timings;
 };
 
+/* One of fit's own flags (cli_own_option). */
+static int fit_option(void *ud, const char *name, const char *arg)
+{
+    struct fit_args *a = ud;
+    if (strcmp(name, "ci") == 0) {
+        if (strcmp(arg, "bootstrap") == 0)
+            a->ci = CI_BOOTSTRAP;
+        else if (strcmp(arg, "sandwich") == 0)
+            a->ci = CI_SANDWICH;
+        else if (strcmp(arg, "none") == 0)
+            a->ci = CI_NONE;
+        else
+            return cli_usage_error("fit", "--ci: expected bootstrap, sandwich or none, got '%s'", arg);
+    } else if (strcmp(name, "bootstrap") == 0) {
+        if (cli_parse_long("fit", "--bootstrap", arg, 1, 1000000, &a->rounds) < 0)
+            return EXIT_USAGE;
+    } else if (strcmp(name, "seed") == 0) {
+        if (cli_parse_long("fit", "--seed", arg, 0, LONG_MAX, &a->seed) < 0)
+            return EXIT_USAGE;
+    } else if (strcmp(name, "threads") == 0) {
+        if (cli_parse_long("fit", "--threads", arg, 1, 1024, &a->threads) < 0)
+            return EXIT_USAGE;
+    } else if (strcmp(name, "static") == 0) {
+        a->st.path = arg;
+    } else if (strcmp(name, "static-key") == 0) {
+        a->st.key = arg;
+    } else if (strcmp(name, "static-score") == 0) {
+        a->st.score = arg;
+    } else if (strcmp(name, "map") == 0) {
+        a->st.map = arg;
+    } else if (strcmp(name, "format") == 0) {
+        if (cli_parse_format("fit", arg, &a->format) < 0)
+            return EXIT_USAGE;
+    } else if (strcmp(name, "timings") == 0) {
+        a->timings = 1;
+    }
+    return EXIT_OK;
+}
+
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(struct fit_args *a, int argc, char **argv)
 {
-    struct option opts[64];
-    size_t n = 0;
-    int c, idx;
-
-    cli_options_append(opts, &n, cli_input_options);
-    cli_options_append(opts, &n, cli_method_options);
-    cli_options_append(opts, &n, fit_options);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", opts, &idx)) != -1) {
-        if (c == 'h') {
-            fputs(fit_help, stdout);
-            return EXIT_OK;
-        }
-        if (c == 'o') {
-            a->output = optarg;
-            continue;
-        }
-        if (c != 0)
-            return cli_bad_option("fit", c, argv);
-        const char *name = opts[idx].name;
-        int used = cli_input_option(&a->in, "fit", name, optarg);
-        if (!used)
-            used = cli_method_option(&a->method, "fit", name, optarg);
-        if (used < 0)
-            return EXIT_USAGE;
-        if (used)
-            continue;
-        if (strcmp(name, "ci") == 0) {
-            if (strcmp(optarg, "bootstrap") == 0)
-                a->ci = CI_BOOTSTRAP;
-            else if (strcmp(optarg, "sandwich") == 0)
-                a->ci = CI_SANDWICH;
-            else if (strcmp(optarg, "none") == 0)
-                a->ci = CI_NONE;
-            else
-                return cli_usage_error("fit", "--ci: expected bootstrap, sandwich or none, got '%s'", optarg);
-        } else if (strcmp(name, "bootstrap") == 0) {
-            if (cli_parse_long("fit", "--bootstrap", optarg, 1, 1000000, &a->rounds) < 0)
-                return EXIT_USAGE;
-        } else if (strcmp(name, "seed") == 0) {
-            if (cli_parse_long("fit", "--seed", optarg, 0, LONG_MAX, &a->seed) < 0)
-                return EXIT_USAGE;
-        } else if (strcmp(name, "threads") == 0) {
-            if (cli_parse_long("fit", "--threads", optarg, 1, 1024, &a->threads) < 0)
-                return EXIT_USAGE;
-        } else if (strcmp(name, "static") == 0) {
-            a->st.path = optarg;
-        } else if (strcmp(name, "static-key") == 0) {
-            a->st.key = optarg;
-        } else if (strcmp(name, "static-score") == 0) {
-            a->st.score = optarg;
-        } else if (strcmp(name, "map") == 0) {
-            a->st.map = optarg;
-        } else if (strcmp(name, "format") == 0) {
-            if (cli_parse_format("fit", optarg, &a->format) < 0)
-                return EXIT_USAGE;
-        } else if (strcmp(name, "timings") == 0) {
-            a->timings = 1;
-        }
-    }
-    if (optind != argc - 1)
-        return cli_usage_error("fit", optind == argc ? "no input FILE" : "one input FILE expected, got %d",
-                               argc - optind);
-    a->in.path = argv[optind];
+    int rc = cli_parse_votes_args("fit", fit_help, fit_options, fit_option, a, &a->in, &a->method,
+                                  &a->output, argc, argv);
+    if (rc >= 0)
+        return rc;
     if (a->ci == CI_SANDWICH && a->method.elo)
         return cli_usage_error("fit", "--ci sandwich needs --method bt");
     if (!a->st.path && (a->st.key || a->st.score || a->st.map))

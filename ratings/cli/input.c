@@ -1,4 +1,5 @@
-/* input.c: the input and filter flags shared by fit and matrix, and loading the votes. */
+/* input.c: the command line shared by fit and matrix (input, filter and method flags),
+ * and loading the votes. */
 #include "cli.h"
 
 #include <limits.h>
@@ -129,6 +130,55 @@ int cli_input_option(cli_input *in, const char *cmd, const char *name, const cha
         return 0;
     }
     return 1;
+}
+
+/* Appends the zero-terminated src to dst (which holds *n entries, room for all) and
+ * keeps dst zero-terminated. */
+static void options_append(struct option *dst, size_t *n, const struct option *src)
+{
+    for (; src->name; src++)
+        dst[(*n)++] = *src;
+    memset(&dst[*n], 0, sizeof dst[*n]);
+}
+
+int cli_parse_votes_args(const char *cmd, const char *help, const struct option *own,
+                         cli_own_option own_option, void *ud, cli_input *in, cli_method *m,
+                         const char **output, int argc, char **argv)
+{
+    struct option opts[64];
+    size_t n = 0;
+    int c, idx, rc;
+
+    options_append(opts, &n, cli_input_options);
+    options_append(opts, &n, cli_method_options);
+    options_append(opts, &n, own);
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", opts, &idx)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            return EXIT_OK;
+        }
+        if (c == 'o') {
+            *output = optarg;
+            continue;
+        }
+        if (c != 0)
+            return cli_bad_option(cmd, c, argv);
+        const char *name = opts[idx].name;
+        int used = cli_input_option(in, cmd, name, optarg);
+        if (!used)
+            used = cli_method_option(m, cmd, name, optarg);
+        if (used < 0)
+            return EXIT_USAGE;
+        if (!used && (rc = own_option(ud, name, optarg)) != EXIT_OK)
+            return rc;
+    }
+    if (optind != argc - 1)
+        return cli_usage_error(cmd, optind == argc ? "no input FILE" : "one input FILE expected, got %d",
+                               argc - optind);
+    in->path = argv[optind];
+    return -1;
 }
 
 struct load_state {

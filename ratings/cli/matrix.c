@@ -42,54 +42,33 @@ struct matrix_args {
     const char *output;
 };
 
+/* One of matrix's own flags (cli_own_option). */
+static int matrix_option(void *ud, const char *name, const char *arg)
+{
+    struct matrix_args *a = ud;
+    if (strcmp(name, "kind") == 0) {
+        a->kind = strcmp(arg, "wins") == 0 ? KIND_WINS
+                : strcmp(arg, "counts") == 0 ? KIND_COUNTS
+                : strcmp(arg, "predicted") == 0 ? KIND_PREDICTED : KIND_NONE;
+        if (a->kind == KIND_NONE)
+            return cli_usage_error("matrix", "--kind: expected wins, counts or predicted, got '%s'", arg);
+    } else if (strcmp(name, "format") == 0) {
+        if (strcmp(arg, "csv") != 0 && strcmp(arg, "json") != 0)
+            return cli_usage_error("matrix", "--format: expected csv or json, got '%s'", arg);
+        a->json = strcmp(arg, "json") == 0;
+    }
+    return EXIT_OK;
+}
+
+/* Returns -1 to go on, else the exit code. */
 static int parse_args(struct matrix_args *a, int argc, char **argv)
 {
-    struct option opts[64];
-    size_t n = 0;
-    int c, idx;
-
-    cli_options_append(opts, &n, cli_input_options);
-    cli_options_append(opts, &n, cli_method_options);
-    cli_options_append(opts, &n, matrix_options);
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", opts, &idx)) != -1) {
-        if (c == 'h') {
-            fputs(matrix_help, stdout);
-            return EXIT_OK;
-        }
-        if (c == 'o') {
-            a->output = optarg;
-            continue;
-        }
-        if (c != 0)
-            return cli_bad_option("matrix", c, argv);
-        const char *name = opts[idx].name;
-        int used = cli_input_option(&a->in, "matrix", name, optarg);
-        if (!used)
-            used = cli_method_option(&a->method, "matrix", name, optarg);
-        if (used < 0)
-            return EXIT_USAGE;
-        if (used)
-            continue;
-        if (strcmp(name, "kind") == 0) {
-            a->kind = strcmp(optarg, "wins") == 0 ? KIND_WINS
-                    : strcmp(optarg, "counts") == 0 ? KIND_COUNTS
-                    : strcmp(optarg, "predicted") == 0 ? KIND_PREDICTED : KIND_NONE;
-            if (a->kind == KIND_NONE)
-                return cli_usage_error("matrix", "--kind: expected wins, counts or predicted, got '%s'", optarg);
-        } else if (strcmp(name, "format") == 0) {
-            if (strcmp(optarg, "csv") != 0 && strcmp(optarg, "json") != 0)
-                return cli_usage_error("matrix", "--format: expected csv or json, got '%s'", optarg);
-            a->json = strcmp(optarg, "json") == 0;
-        }
-    }
-    if (optind != argc - 1)
-        return cli_usage_error("matrix", optind == argc ? "no input FILE" : "one input FILE expected, got %d",
-                               argc - optind);
+    int rc = cli_parse_votes_args("matrix", matrix_help, matrix_options, matrix_option, a, &a->in,
+                                  &a->method, &a->output, argc, argv);
+    if (rc >= 0)
+        return rc;
     if (a->kind == KIND_NONE)
         return cli_usage_error("matrix", "--kind is required (wins, counts or predicted)");
-    a->in.path = argv[optind];
     return -1;
 }
 

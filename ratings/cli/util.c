@@ -58,13 +58,6 @@ int cli_parse_double(const char *cmd, const char *flag, const char *s, double *o
     return 0;
 }
 
-void cli_options_append(struct option *dst, size_t *n, const struct option *src)
-{
-    for (; src->name; src++)
-        dst[(*n)++] = *src;
-    memset(&dst[*n], 0, sizeof dst[*n]);
-}
-
 double cli_now(void)
 {
     struct timespec ts;
