@@ -17,10 +17,13 @@ for p in python3 wrk nginx; do command -v "$p" >/dev/null || { echo "bench_load:
 
 make_cert "$T/tls"
 start_ops_redis redis || exit 1
+# Probes every 2 s: the server waits for a probe at most min(health_interval,
+# upstream_connect_timeout), and a worker busy on both cores can take longer than the
+# tests' 0.3 s to answer one.
 start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT; P_W1=$WORKER_PID
 start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT; P_W2=$WORKER_PID
 start_worker babyllama105 models/babyllama105.bin models/tok105.bin --threads 1 || exit 1; W3=$WORKER_PORT; P_W3=$WORKER_PID
-OPS_CONFIG_EXTRA='{"battles": {"max_tokens": 16}, "access_log": ""}' \
+OPS_CONFIG_EXTRA='{"battles": {"max_tokens": 16}, "access_log": "", "limits": {"health_interval": 2}}' \
   ops_config "$T/arena.json" "redis://127.0.0.1:$REDIS_PORT/0" stories260K="$W1" llama2xs="$W2" babyllama105="$W3"
 start_arena arena1 "$T/arena.json" || exit 1; S1=$ARENA_PORT P_S1=$ARENA_PID
 start_arena arena2 "$T/arena.json" || exit 1; S2=$ARENA_PORT P_S2=$ARENA_PID

@@ -15,9 +15,16 @@ PORT=$ARENA_PORT U=$ARENA_URL
 make_battles "$U" "$N" "$T/battles"
 expect_eq "$N battles created and answered" "$(wc -l <"$T/battles")" "$N"
 
+# exited PID: the process is gone or a zombie (a child of this shell, not yet waited for).
+exited() { local st; st=$(ps -o stat= -p "$1"); [[ -z $st || $st == Z* ]]; }
 # restart SIGNAL: stops the server with SIGNAL and starts a new one on the same port.
 restart() {
-  kill "-$1" "$ARENA_PID"; wait "$ARENA_PID" 2>/dev/null
+  kill "-$1" "$ARENA_PID"
+  if [[ $1 == TERM ]]; then
+    check "arena-server exits within 10 s of SIGTERM" wait_for 10 exited "$ARENA_PID"
+    kill -9 "$ARENA_PID" 2>/dev/null
+  fi
+  wait "$ARENA_PID" 2>/dev/null
   echo "# arena-server stopped with SIG$1 after $(wc -l <"$T/votes") votes"
   spawn "arena-$1" "$ARENA_BIN/arena-server" --config "$T/arena.json" --port "$PORT" --host 127.0.0.1
   ARENA_PID=$SPAWNED
