@@ -1,8 +1,8 @@
 /* battles.c: the battles accumulator (see battles.h). */
 #include "battles.h"
+#include "rt_errbuf.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,16 +33,6 @@ struct rt_battles {
     rt_stats  stats;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static uint64_t hash_string(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;         /* FNV-1a */
@@ -71,7 +61,7 @@ rt_battles *rt_new(const rt_filter *filter, char *err, size_t errlen)
     if (filter) acc->filter = *filter;
     else rt_filter_default(&acc->filter);
     if (acc->filter.n_exclude && !acc->filter.exclude_models) {
-        set_err(err, errlen, "exclude list: %zu names but no array", acc->filter.n_exclude);
+        rt_errf(err, errlen, "exclude list: %zu names but no array", acc->filter.n_exclude);
         goto err;
     }
     if (acc->filter.n_exclude) {
@@ -79,7 +69,7 @@ rt_battles *rt_new(const rt_filter *filter, char *err, size_t errlen)
         if (!acc->exclude) goto nomem;
         for (size_t i = 0; i < acc->filter.n_exclude; i++) {
             if (!acc->filter.exclude_models[i]) {
-                set_err(err, errlen, "exclude list: name %zu is NULL", i);
+                rt_errf(err, errlen, "exclude list: name %zu is NULL", i);
                 goto err;
             }
             if (!(acc->exclude[i] = strdup(acc->filter.exclude_models[i]))) goto nomem;
@@ -88,7 +78,7 @@ rt_battles *rt_new(const rt_filter *filter, char *err, size_t errlen)
     acc->filter.exclude_models = (const char *const *)acc->exclude;
     return acc;
 nomem:
-    set_err(err, errlen, "out of memory");
+    rt_errf(err, errlen, "out of memory");
 err:
     rt_free(acc);
     return NULL;
@@ -192,11 +182,11 @@ int rt_add(rt_battles *acc, const char *model_a, const char *model_b, rt_outcome
 {
     const rt_filter *f = &acc->filter;
     if (!model_a || !model_b) {
-        set_err(err, errlen, "battle without a model name");
+        rt_errf(err, errlen, "battle without a model name");
         return -1;
     }
     if ((unsigned)outcome > RT_TIE_BOTHBAD) {
-        set_err(err, errlen, "unknown outcome %d", (int)outcome);
+        rt_errf(err, errlen, "unknown outcome %d", (int)outcome);
         return -1;
     }
     acc->stats.added++;
@@ -236,7 +226,7 @@ int rt_add(rt_battles *acc, const char *model_a, const char *model_b, rt_outcome
     acc->stats.counted++;
     return 1;
 nomem:
-    set_err(err, errlen, "out of memory");
+    rt_errf(err, errlen, "out of memory");
     return -1;
 }
 
@@ -383,7 +373,7 @@ rt_data *rt_snapshot(const rt_battles *acc, char *err, size_t errlen)
     free(remap);
     return d;
 nomem:
-    set_err(err, errlen, "out of memory");
+    rt_errf(err, errlen, "out of memory");
     free(raw_votes);
     free(remap);
     rt_data_free(d);

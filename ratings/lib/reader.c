@@ -7,6 +7,7 @@
  * allocated once per read (the scratch grows only for unusually long fields), so memory is
  * independent of the file's length. */
 #include "reader.h"
+#include "rt_errbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1038,16 +1039,14 @@ int rd_read(const char *path, const rd_options *opt, rd_callback cb, void *ud, r
     if (!path) {
         if (stats)
             memset(stats, 0, sizeof *stats);
-        if (err && errlen)
-            snprintf(err, errlen, "rd_read: no path");
+        rt_errf(err, errlen, "rd_read: no path");
         return -1;
     }
     int is_stdin = !strcmp(path, "-");
     ctx_init(&c, is_stdin ? "<stdin>" : path, opt, cb, ud, err, errlen);
     rd_input in = {.fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC)};
     if (in.fd < 0) {
-        if (err && errlen)
-            snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        rt_errf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
         if (stats)
             *stats = c.st;
         return -1;

@@ -2,10 +2,10 @@
  * rank correlations. Both CSV files are small (a few MB at most), so each is read whole
  * and split in place: keys point into the file's text, which the table owns. */
 #include "static.h"
+#include "rt_errbuf.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,18 +35,6 @@ struct st_table {
     size_t naliases;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || !errlen)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Reads the whole file at path into a NUL-terminated buffer the caller frees. */
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
@@ -55,7 +43,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     size_t cap = 0, n = 0;
 
     if (!f) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        rt_errf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     for (;;) {
@@ -63,7 +51,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
             size_t ncap = cap ? cap * 2 : 1 << 16;
             char *nbuf = realloc(buf, ncap);
             if (!nbuf) {
-                set_err(err, errlen, "%s: out of memory", path);
+                rt_errf(err, errlen, "%s: out of memory", path);
                 goto err;
             }
             buf = nbuf;
@@ -75,7 +63,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
             break;
     }
     if (ferror(f)) {
-        set_err(err, errlen, "%s: read error", path);
+        rt_errf(err, errlen, "%s: read error", path);
         goto err;
     }
     fclose(f);
@@ -182,7 +170,7 @@ static char *csv_open(struct csv *c, const char *path, const char *const *want, 
     c->end = text + len;
     int r = csv_next(c, &msg);
     if (r <= 0) {
-        set_err(err, errlen, "%s: header: %s", path, r == 0 ? "empty file" : msg);
+        rt_errf(err, errlen, "%s: header: %s", path, r == 0 ? "empty file" : msg);
         goto err;
     }
     for (size_t w = 0; w < nwant; w++) {
@@ -190,7 +178,7 @@ static char *csv_open(struct csv *c, const char *path, const char *const *want, 
         for (i = 0; i < c->nfields && strcmp(c->fields[i], want[w]) != 0; i++)
             ;
         if (i == c->nfields) {
-            set_err(err, errlen, "%s: header: no column '%s'", path, want[w]);
+            rt_errf(err, errlen, "%s: header: no column '%s'", path, want[w]);
             goto err;
         }
         col[w] = i;
@@ -201,6 +189,22 @@ err:
     free(text);
     c->fields = NULL;
     return NULL;
+}
+
+/* The next record of path into c->fields, counted in *record: 1, 0 at the end of the file,
+ * -1 when it is malformed (err names the record). */
+static int csv_record(struct csv *c, const char *path, size_t *record, char *err, size_t errlen)
+{
+    const char *msg = NULL;
+    int r = csv_next(c, &msg);
+    if (r == 0)
+        return 0;
+    ++*record;
+    if (r < 0) {
+        rt_errf(err, errlen, "%s: record %zu: %s", path, *record, msg);
+        return -1;
+    }
+    return 1;
 }
 
 static int row_cmp(const void *a, const void *b)
@@ -219,34 +223,26 @@ st_table *st_load(const char *path, const char *key_col, const char *score_col,
 {
     const char *want[2] = { key_col, score_col };
     size_t col[2], cap = 0, record = 0;
-    const char *msg = NULL;
     struct csv c;
+    int r;
     st_table *t = calloc(1, sizeof *t);
 
     if (!t) {
-        set_err(err, errlen, "%s: out of memory", path);
+        rt_errf(err, errlen, "%s: out of memory", path);
         return NULL;
     }
     t->text = csv_open(&c, path, want, col, 2, err, errlen);
     if (!t->text)
         goto err;
-    for (;;) {
-        int r = csv_next(&c, &msg);
-        if (r == 0)
-            break;
-        record++;
-        if (r < 0) {
-            set_err(err, errlen, "%s: record %zu: %s", path, record, msg);
-            goto err;
-        }
+    while ((r = csv_record(&c, path, &record, err, errlen)) > 0) {
         if (c.nfields <= col[0] || c.nfields <= col[1]) {
-            set_err(err, errlen, "%s: record %zu: field %s: missing", path, record,
+            rt_errf(err, errlen, "%s: record %zu: field %s: missing", path, record,
                     c.nfields <= col[0] ? key_col : score_col);
             goto err;
         }
         const char *key = c.fields[col[0]], *s = c.fields[col[1]];
         if (!*key) {
-            set_err(err, errlen, "%s: record %zu: field %s: empty", path, record, key_col);
+            rt_errf(err, errlen, "%s: record %zu: field %s: empty", path, record, key_col);
             goto err;
         }
         if (!*s)
@@ -255,7 +251,7 @@ st_table *st_load(const char *path, const char *key_col, const char *score_col,
         errno = 0;
         double v = strtod(s, &end);
         if (end == s || *end || errno == ERANGE || !isfinite(v)) {
-            set_err(err, errlen, "%s: record %zu: field %s: not a finite number: '%s'",
+            rt_errf(err, errlen, "%s: record %zu: field %s: not a finite number: '%s'",
                     path, record, score_col, s);
             goto err;
         }
@@ -269,6 +265,8 @@ st_table *st_load(const char *path, const char *key_col, const char *score_col,
         }
         t->rows[t->nrows++] = (struct st_row){ key, v };
     }
+    if (r < 0)
+        goto err;
     t->by_key = malloc((t->nrows ? t->nrows : 1) * sizeof *t->by_key);
     if (!t->by_key)
         goto oom;
@@ -277,14 +275,14 @@ st_table *st_load(const char *path, const char *key_col, const char *score_col,
     qsort(t->by_key, t->nrows, sizeof *t->by_key, row_cmp);
     for (size_t i = 1; i < t->nrows; i++)
         if (strcmp(t->by_key[i - 1]->key, t->by_key[i]->key) == 0) {
-            set_err(err, errlen, "%s: field %s: key '%s' appears twice", path, key_col,
+            rt_errf(err, errlen, "%s: field %s: key '%s' appears twice", path, key_col,
                     t->by_key[i]->key);
             goto err;
         }
     free(c.fields);
     return t;
 oom:
-    set_err(err, errlen, "%s: out of memory", path);
+    rt_errf(err, errlen, "%s: out of memory", path);
 err:
     free(c.fields);
     st_free(t);
@@ -295,8 +293,8 @@ int st_load_map(st_table *t, const char *path, char *err, size_t errlen)
 {
     const char *want[2] = { "arena_name", "static_name" };
     size_t col[2], cap = 0, record = 0;
-    const char *msg = NULL;
     struct csv c;
+    int r;
 
     free(t->map_text);
     free(t->aliases);
@@ -305,17 +303,9 @@ int st_load_map(st_table *t, const char *path, char *err, size_t errlen)
     t->map_text = csv_open(&c, path, want, col, 2, err, errlen);
     if (!t->map_text)
         return -1;
-    for (;;) {
-        int r = csv_next(&c, &msg);
-        if (r == 0)
-            break;
-        record++;
-        if (r < 0) {
-            set_err(err, errlen, "%s: record %zu: %s", path, record, msg);
-            goto err;
-        }
+    while ((r = csv_record(&c, path, &record, err, errlen)) > 0) {
         if (c.nfields <= col[0] || c.nfields <= col[1] || !*c.fields[col[0]] || !*c.fields[col[1]]) {
-            set_err(err, errlen, "%s: record %zu: field %s: missing", path, record,
+            rt_errf(err, errlen, "%s: record %zu: field %s: missing", path, record,
                     c.nfields <= col[0] || !*c.fields[col[0]] ? want[0] : want[1]);
             goto err;
         }
@@ -323,7 +313,7 @@ int st_load_map(st_table *t, const char *path, char *err, size_t errlen)
             size_t ncap = cap ? cap * 2 : 64;
             struct st_alias *na = realloc(t->aliases, ncap * sizeof *na);
             if (!na) {
-                set_err(err, errlen, "%s: out of memory", path);
+                rt_errf(err, errlen, "%s: out of memory", path);
                 goto err;
             }
             t->aliases = na;
@@ -331,10 +321,12 @@ int st_load_map(st_table *t, const char *path, char *err, size_t errlen)
         }
         t->aliases[t->naliases++] = (struct st_alias){ c.fields[col[0]], c.fields[col[1]] };
     }
+    if (r < 0)
+        goto err;
     qsort(t->aliases, t->naliases, sizeof *t->aliases, alias_cmp);
     for (size_t i = 1; i < t->naliases; i++)
         if (strcmp(t->aliases[i - 1].arena, t->aliases[i].arena) == 0) {
-            set_err(err, errlen, "%s: field arena_name: '%s' appears twice", path,
+            rt_errf(err, errlen, "%s: field arena_name: '%s' appears twice", path,
                     t->aliases[i].arena);
             goto err;
         }
