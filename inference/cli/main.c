@@ -136,6 +136,41 @@ static int common_opt(struct common *c, int opt, const char *arg)
     return 0;
 }
 
+/* getopt_long over a command's longopts (COMMON_LONGOPTS first), handling the shared flags,
+ * --help, unknown flags and stray arguments itself. Returns the next of the command's own
+ * flags (its value in optarg), 0 after the last, or -1 when the command is to return
+ * *status (0 after --help, 2 on a usage error). Set optind to 1 before the first call. */
+static int next_flag(struct common *c, int argc, char **argv, const struct option *longopts, int *status)
+{
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        int r = common_opt(c, opt, optarg);
+        if (r < 0) {
+            *status = 2;
+            return -1;
+        }
+        if (r)
+            continue;
+        if (opt == 'h') {
+            usage(stdout);
+            *status = 0;
+            return -1;
+        }
+        if (opt == '?') {
+            usage(stderr);
+            *status = 2;
+            return -1;
+        }
+        return opt;
+    }
+    if (optind < argc) {
+        fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
+        *status = 2;
+        return -1;
+    }
+    return 0;
+}
+
 #define COMMON_LONGOPTS                                                                      \
     {"model", required_argument, 0, 'm'}, {"tokenizer", required_argument, 0, 'z'},          \
     {"device", required_argument, 0, 'd'}, {"threads", required_argument, 0, 'j'},           \
@@ -158,12 +193,7 @@ static int cmd_generate(int argc, char **argv)
     int opt, status = 2;
     inf_gen *gen = NULL;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        int r = common_opt(&c, opt, optarg);
-        if (r < 0)
-            return 2;
-        if (r)
-            continue;
+    while ((opt = next_flag(&c, argc, argv, longopts, &status)) > 0) {
         switch (opt) {
         case 'p': prompt = optarg; break;
         case 'n': if (parse_long("steps", optarg, 0, INT32_MAX, &steps)) return 2; break;
@@ -177,14 +207,10 @@ static int cmd_generate(int argc, char **argv)
                 return bad_value("seed", optarg), 2;
             break;
         }
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, PROG ": unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
+    if (opt < 0)
+        return status;
     if ((status = common_load(&c)))
         goto done;
     status = 1;
@@ -309,21 +335,13 @@ static int cmd_eval(int argc, char **argv)
     inf_seq **rows = NULL;
     float **logits = NULL;
     optind = 1;
-    while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        int r = common_opt(&c, opt, optarg);
-        if (r < 0)
-            return 2;
-        if (r)
-            continue;
-        switch (opt) {
-        case 'x': text_path = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc || !text_path) {
-        fprintf(stderr, optind < argc ? PROG ": unexpected argument '%s'\n" : PROG ": --text is required\n",
-                argv[optind]);
+    while ((opt = next_flag(&c, argc, argv, longopts, &status)) > 0)
+        if (opt == 'x')
+            text_path = optarg;
+    if (opt < 0)
+        return status;
+    if (!text_path) {
+        fprintf(stderr, PROG ": --text is required\n");
         return 2;
     }
     if ((status = common_load(&c)))
