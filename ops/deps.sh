@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs and is missing: Debian packages with apt-get (when
-# root; otherwise prints the exact command and stops), then the npm packages of web/
-# (pinned by web/package-lock.json). Safe to run again: it does nothing when all is here.
+# root; otherwise prints the exact command and stops), then the npm packages of the browser tests
+# (pinned by tests/web/package-lock.json). Safe to run again: it does nothing when all is here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,10 +37,10 @@ if ((${#missing[@]})); then
   sh -c "$cmd" >&2
 fi
 
-# npm packages for web/ (charting library served as an asset, playwright-core for tests).
+# npm packages of the browser tests (playwright-core, driving Debian's chromium).
 # The stamp is the lock file that the last successful npm ci installed.
-if [[ -f web/package-lock.json ]] && ! cmp -s web/package-lock.json web/node_modules/.arena-installed-lock; then
-  echo "deps: npm ci in web/" >&2
-  (cd web && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.arena-installed-lock) >&2
+if [[ -f tests/web/package-lock.json ]] && ! cmp -s tests/web/package-lock.json tests/web/node_modules/.arena-installed-lock; then
+  echo "deps: npm ci in tests/web/" >&2
+  (cd tests/web && npm ci --no-audit --no-fund --loglevel=error && cp package-lock.json node_modules/.arena-installed-lock) >&2
 fi
 exit 0

@@ -206,7 +206,7 @@ static const char *content_type_of(const char *path)
     const char *dot = strrchr(path, '.');
     for (size_t i = 0; dot && i < sizeof types / sizeof *types; i++)
         if (strcmp(dot, types[i].ext) == 0) return types[i].type;
-    return "application/octet-stream";
+    return NULL;
 }
 
 /* A decoded URL path is safe to join to the web root when every segment is made of
@@ -233,7 +233,8 @@ static void serve_file(server *s, struct evhttp_request *req, const char *url_pa
     char full[1024];
     int fd = -1;
     struct evbuffer *buf = NULL;
-    if (!decoded || strlen(decoded) != dlen || !safe_path(decoded)) {
+    /* Only page assets of known types: nothing else that may sit in the web root. */
+    if (!decoded || strlen(decoded) != dlen || !safe_path(decoded) || !content_type_of(decoded)) {
         http_error(s, req, 404, "not_found", "no such page");
         goto done;
     }

@@ -14,6 +14,7 @@ mkdir -p "$T/web/css" "$T/private"
 echo '<!doctype html><title>arena</title>' >"$T/web/index.html"
 echo '<!doctype html><title>board</title>' >"$T/web/leaderboard.html"
 echo 'body{}' >"$T/web/css/site.css"
+echo "web: ;" >"$T/web/build.mk"
 echo 'secret' >"$T/private/key.txt"
 cat >"$T/arena.json" <<EOF
 {
@@ -59,7 +60,7 @@ check "referrer policy header" grep -qi '^referrer-policy:' <<<"$hdr"
 expect_eq "HEAD of a page: 200, no body" "$(curl -sI -o /dev/null -w '%{http_code} %{size_download}' "$U/")" "200 0"
 expect_eq "leaderboard page" "$(curl -s "$U/leaderboard")" '<!doctype html><title>board</title>'
 check "css content type" grep -qi '^content-type: text/css' <<<"$(curl -s -D - -o /dev/null "$U/css/site.css")"
-for p in '/../private/key.txt' '/%2e%2e/private/key.txt' '/css/..%2f..%2fprivate/key.txt' '/.hidden' '/css' '/nope.html'; do
+for p in '/../private/key.txt' '/%2e%2e/private/key.txt' '/css/..%2f..%2fprivate/key.txt' '/.hidden' '/css' '/nope.html' '/build.mk'; do
   expect_eq "no file outside the web root: $p" "$(curl -s --path-as-is -o /dev/null -w '%{http_code}' "$U$p")" 404
 done
 

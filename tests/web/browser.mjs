@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-const require = createRequire(new URL('../../web/package.json', import.meta.url));
+const require = createRequire(new URL('./package.json', import.meta.url));
 const { chromium } = require('playwright-core');
 
 const [base, artifacts, ...registry] = process.argv.slice(2);

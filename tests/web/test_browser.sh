@@ -14,7 +14,7 @@ missing=()
 [[ -x $ARENA_BIN/arena-worker ]] || missing+=("$ARENA_BIN/arena-worker (make bin/arena-worker)")
 [[ -x $chromium ]] || missing+=("$chromium (make deps)")
 command -v node >/dev/null || missing+=("node (make deps)")
-[[ -f web/node_modules/playwright-core/package.json ]] || missing+=("web/node_modules/playwright-core (make deps)")
+[[ -f tests/web/node_modules/playwright-core/package.json ]] || missing+=("tests/web/node_modules/playwright-core (make deps)")
 if ((${#missing[@]})); then
   for m in "${missing[@]}"; do not_ok "browser test prerequisite: $m"; done
   exit 1
