@@ -19,14 +19,13 @@
  * the backend's device current for that thread. */
 extern "C" {
 #include "backend.h"
+#include "errbuf.h"
 #include "kernels.h"
 }
 #include "cuda_backend.h"
 #include "cuda_kernels.h"
 
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,23 +73,12 @@ struct cuda {
     struct profile prof;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Run CALL (a CUDA runtime or cuBLAS call); on failure name it in err and goto err. */
 #define CU(call)                                                                            \
     do {                                                                                    \
         cudaError_t cu_e_ = (call);                                                         \
         if (cu_e_ != cudaSuccess) {                                                         \
-            set_err(err, errlen, "CUDA: %s: %s", #call, cudaGetErrorString(cu_e_));         \
+            inf_errf(err, errlen, "CUDA: %s: %s", #call, cudaGetErrorString(cu_e_));        \
             goto err;                                                                       \
         }                                                                                   \
     } while (0)
@@ -98,7 +86,7 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     do {                                                                                    \
         cublasStatus_t cu_s_ = (call);                                                      \
         if (cu_s_ != CUBLAS_STATUS_SUCCESS) {                                               \
-            set_err(err, errlen, "cuBLAS: %s: %s", #call, cublasGetStatusString(cu_s_));    \
+            inf_errf(err, errlen, "cuBLAS: %s: %s", #call, cublasGetStatusString(cu_s_));   \
             goto err;                                                                       \
         }                                                                                   \
     } while (0)
@@ -215,7 +203,7 @@ static int upload_weights(struct cuda *cu, const inf_weights *w, char *err, size
         p = carve(&next, sizes[9]);
         cu->rope = p;
         if (!(rope_host = (float *)malloc(rope_n * sizeof *rope_host))) {
-            set_err(err, errlen, "out of memory for the RoPE table");
+            inf_errf(err, errlen, "out of memory for the RoPE table");
             goto err;
         }
         inf_rope_table(rope_host, c->seq_len, c->head_size);
@@ -268,24 +256,24 @@ static void *cuda_create(const inf_model *m, int max_batch, int threads, char *e
     size_t attention_bytes = 0;
     cudaError_t e;
     if (!cu) {
-        set_err(err, errlen, "out of memory for a CUDA engine");
+        inf_errf(err, errlen, "out of memory for a CUDA engine");
         return NULL;
     }
     cu->c = inf_model_config(m);
     cu->max_batch = max_batch;
     cu->qkv_dim = cu->c->dim + 2 * cu->c->kv_dim;
     if (!(cu->graphs = (cudaGraphExec_t *)calloc((size_t)max_batch + 1, sizeof *cu->graphs))) {
-        set_err(err, errlen, "out of memory for a CUDA engine");
+        inf_errf(err, errlen, "out of memory for a CUDA engine");
         goto err;
     }
     if ((e = cudaGetDeviceCount(&devices)) != cudaSuccess || devices == 0) {
-        set_err(err, errlen, "CUDA: no usable GPU (%s)",
+        inf_errf(err, errlen, "CUDA: no usable GPU (%s)",
                 e != cudaSuccess ? cudaGetErrorString(e) : "no device found");
         goto err;
     }
     CU(cudaGetDevice(&cu->device));
     if ((e = inf_cu_attention_prepare(cu->c->seq_len, cu->c->head_size, &attention_bytes)) != cudaSuccess) {
-        set_err(err, errlen, "CUDA: %s: attention over seq_len %d (head size %d) needs %zu bytes of shared memory per block: %s",
+        inf_errf(err, errlen, "CUDA: %s: attention over seq_len %d (head size %d) needs %zu bytes of shared memory per block: %s",
                 inf_model_name(m), cu->c->seq_len, cu->c->head_size, attention_bytes, cudaGetErrorString(e));
         goto err;
     }
@@ -434,7 +422,7 @@ static int cuda_step(void *ctx, void *const *kv, const int *tokens, const int *p
     struct cuda *cu = (struct cuda *)ctx;
     const int V = cu->c->vocab_size;
     if (n < 1 || n > cu->max_batch) {
-        set_err(err, errlen, "%d rows in a step (must be 1..%d)", n, cu->max_batch);
+        inf_errf(err, errlen, "%d rows in a step (must be 1..%d)", n, cu->max_batch);
         return -1;
     }
     CU(cudaSetDevice(cu->device));
@@ -486,7 +474,7 @@ extern "C" int inf_cuda_profile_start(void *ctx, char *err, size_t errlen)
         p->events = (cudaEvent_t *)calloc((size_t)cap, sizeof *p->events);
         p->kind = (unsigned char *)calloc((size_t)cap, 1);
         if (!p->events || !p->kind) {
-            set_err(err, errlen, "out of memory for %d profiling events", cap);
+            inf_errf(err, errlen, "out of memory for %d profiling events", cap);
             goto err;
         }
         p->cap = cap;
