@@ -187,9 +187,24 @@ static int reaches_all(const bts_problem *p, size_t c, const double *s, const do
     return seen == m;
 }
 
+/* Has the component's first model both won and lost against every other member? Then
+ * each member reaches it and is reached from it: strongly connected, without a search
+ * (the common case of dense data, as in most bootstrap rounds). */
+static int first_meets_all_both_ways(const bts_problem *p, size_t c, const double *s, const double *n)
+{
+    uint32_t i = p->members[p->comp_start[c]];
+    size_t m = p->comp_start[c + 1] - p->comp_start[c], both = 0;
+    for (size_t e = p->adj_start[i]; e < p->adj_start[i + 1]; e++) {
+        uint32_t q = p->adj[e];
+        both += s[q] > 0 && s[q] < n[q];
+    }
+    return both == m - 1;
+}
+
 int bts_mle_exists(const bts_problem *p, size_t c, const double *s, const double *n, bts_work *w)
 {
-    return reaches_all(p, c, s, n, 1, w) && reaches_all(p, c, s, n, 0, w);
+    return first_meets_all_both_ways(p, c, s, n) ||
+           (reaches_all(p, c, s, n, 1, w) && reaches_all(p, c, s, n, 0, w));
 }
 
 /* Negative log-likelihood of component c (when want_f), its gradient into g (local
@@ -263,6 +278,10 @@ int bts_factor(const bts_problem *p, size_t c, const double *s, const double *n,
  * (log-odds units). */
 #define KEEP_FACTOR_STEP 0.1
 
+/* Chord steps before giving up: each at least halves the step, and a round's steps
+ * usually shrink by 20 to 100 times a step. */
+#define CHORD_MAX_ITER 30
+
 int bts_newton(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
                const bt_opts *o, double step_tol, double *eta, bts_work *w, int *iters, double *max_grad)
 {
@@ -324,6 +343,59 @@ int bts_newton(const bts_problem *p, size_t c, const double *s, const double *n,
         if (t * step_max < 1e-15 || (t == 1 && step_max < step_tol)) return 0;
     }
     return 0;
+}
+
+/* The gradient of component c (no L2 term) into g, with P(i beats j) = e_i / (e_i + e_j),
+ * e = exp(eta - max eta): a division a pair instead of an exponential. Falls back to
+ * evaluate() when eta spans more than exp can hold. */
+static void chord_gradient(const bts_problem *p, size_t c, const double *s, const double *n,
+                           const double *eta, gsl_vector *g, bts_work *w)
+{
+    size_t first = p->comp_start[c], m = p->comp_start[c + 1] - first;
+    const uint32_t *mem = p->members + first;
+    double top = -INFINITY, bottom = INFINITY;
+    for (size_t x = 0; x < m; x++) {
+        top = fmax(top, eta[mem[x]]);
+        bottom = fmin(bottom, eta[mem[x]]);
+    }
+    if (!(top - bottom < 600)) {
+        evaluate(p, c, s, n, 0, eta, 0, g, NULL);
+        return;
+    }
+    double *e = w->trial;                           /* indexed by model, like eta */
+    for (size_t x = 0; x < m; x++) e[mem[x]] = exp(eta[mem[x]] - top);
+    gsl_vector_set_zero(g);
+    for (size_t k = p->comp_pair_start[c]; k < p->comp_pair_start[c + 1]; k++) {
+        uint32_t q = p->comp_pairs[k], i = p->pair_i[q], j = p->pair_j[q];
+        double gi = n[q] * e[i] / (e[i] + e[j]) - s[q];
+        g->data[p->local[i] * g->stride] += gi;
+        g->data[p->local[j] * g->stride] -= gi;
+    }
+}
+
+int bts_chord(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
+              const gsl_matrix *factor, double step_tol, double *eta, bts_work *w, int *iters)
+{
+    size_t first = p->comp_start[c], m = p->comp_start[c + 1] - first;
+    gsl_vector_view gv = gsl_vector_subvector(w->g, 0, m), dv = gsl_vector_subvector(w->d, 0, m);
+    gsl_vector *g = &gv.vector, *dir = &dv.vector;
+    const uint32_t *mem = p->members + first;
+    double last_step = INFINITY;
+    if (m < 2) return 0;
+    for (int it = 0; it < CHORD_MAX_ITER; it++) {
+        if (l2 > 0) evaluate(p, c, s, n, l2, eta, 0, g, NULL);
+        else chord_gradient(p, c, s, n, eta, g, w);
+        if (gsl_linalg_cholesky_solve(factor, g, dir) != GSL_SUCCESS) return -1;
+        double step = max_abs(dir);
+        (*iters)++;
+        /* A step that does not halve means the matrix is too far from this round's
+         * Hessian (or the round's MLE runs away): exact Newton takes over. */
+        if (!isfinite(step) || step > 0.5 * last_step) return 1;
+        for (size_t x = 0; x < m; x++) eta[mem[x]] -= gsl_vector_get(dir, x);
+        if (step < step_tol) return 0;
+        last_step = step;
+    }
+    return 1;
 }
 
 void bts_ratings(const bts_problem *p, const bt_opts *o, const double *eta, long anchor,

@@ -1,11 +1,11 @@
 /* ci.c: bootstrap and sandwich intervals, rank upper bounds (see ci.h). */
 #include "ci.h"
 #include "bt_solve.h"
+#include "multinomial.h"
 
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_linalg.h>
-#include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
@@ -109,8 +109,9 @@ struct job {
     const elo_opts    *eo;
     long               anchor;
     const double      *eta0;
-    const double      *prob;        /* [n_triples] */
-    gsl_ran_discrete_t *table;      /* for few battles: one draw per battle; else NULL */
+    gsl_matrix *const *factor;      /* [n_comp] the point's Newton matrix, factorised; NULL
+                                       where the point needed the L2 pull or has one model */
+    const mn_dist     *dist;        /* the resample: n_battles trials over the triples */
     unsigned long      seed;
     int                rounds;
     round_fn           round;
@@ -160,6 +161,10 @@ static unsigned long round_seed(unsigned long seed, int round)
  * the last iteration, whose only use would be to confirm the gradient. */
 #define BOOTSTRAP_STEP_TOL 1e-7
 
+/* Chord steps stop below this step (log-odds units; 1.7e-4 rating points), which bounds
+ * the error left in each rating of a round: interval bounds move by less than that. */
+#define CHORD_STEP_TOL 1e-6
+
 static int bt_round(worker *w, int round, double *out, int *regularised)
 {
     const job *j = w->job;
@@ -167,12 +172,7 @@ static int bt_round(worker *w, int round, double *out, int *regularised)
     int iters = 0;
     double max_grad;
     gsl_rng_set(w->rng, round_seed(j->seed, round));
-    if (j->table) {
-        memset(w->counts, 0, p->n_triples * sizeof *w->counts);
-        for (uint64_t b = 0; b < j->d->n_battles; b++) w->counts[gsl_ran_discrete(w->rng, j->table)]++;
-    } else {
-        gsl_ran_multinomial(w->rng, p->n_triples, (unsigned)j->d->n_battles, j->prob, w->counts);
-    }
+    mn_draw(j->dist, w->rng, w->counts);
     bts_pair_counts(p, j->d, w->counts, w->s, w->n);
     /* Every round starts from the point estimate: a resample is close to the data, so
      * Newton needs few steps, and rounds do not depend on each other. */
@@ -182,6 +182,14 @@ static int bt_round(worker *w, int round, double *out, int *regularised)
         if (!bts_mle_exists(p, c, w->s, w->n, &w->work)) {
             *regularised = 1;
             l2 = j->bo->l2;
+        } else if (j->factor[c]) {
+            /* The point's Hessian is close to the round's: chord steps with its factor
+             * need no factorisation a round. */
+            int rc = bts_chord(p, c, w->s, w->n, 0, j->factor[c], CHORD_STEP_TOL, w->eta, &w->work, &iters);
+            if (rc < 0) return -1;
+            if (rc == 0) continue;
+            for (size_t x = p->comp_start[c]; x < p->comp_start[c + 1]; x++)
+                w->eta[p->members[x]] = j->eta0[p->members[x]];
         }
         if (bts_newton(p, c, w->s, w->n, l2, j->bo, BOOTSTRAP_STEP_TOL, w->eta, &w->work, &iters, &max_grad) < 0)
             return -1;
@@ -312,12 +320,41 @@ static int check_opts(const ci_opts *co, char *err, size_t errlen)
     return 0;
 }
 
+/* factor[c]: the Newton matrix at the point estimate, factorised, for each component
+ * with an MLE and two models or more; NULL elsewhere (and where it is not positive
+ * definite: those rounds take exact Newton steps). -1 when out of memory. */
+static int point_factors(const bts_problem *p, const rt_data *d, const double *eta0, gsl_matrix **factor)
+{
+    bts_work w = { 0 };
+    double *s = malloc((p->n_pairs + 1) * sizeof *s), *n = malloc((p->n_pairs + 1) * sizeof *n);
+    int rc = -1;
+    if (!s || !n || bts_work_init(&w, p) < 0) goto done;
+    bts_pair_counts(p, d, NULL, s, n);
+    for (size_t c = 0; c < p->n_comp; c++) {
+        size_t m = p->comp_start[c + 1] - p->comp_start[c];
+        if (m < 2 || !bts_mle_exists(p, c, s, n, &w)) continue;
+        if (!(factor[c] = gsl_matrix_alloc(m, m))) goto done;
+        if (bts_factor(p, c, s, n, 0, eta0, factor[c]) < 0) {
+            gsl_matrix_free(factor[c]);
+            factor[c] = NULL;
+        }
+    }
+    rc = 0;
+done:
+    free(s);
+    free(n);
+    bts_work_free(&w);
+    return rc;
+}
+
 int ci_bt_bootstrap(const rt_data *d, const bt_opts *bo, const bt_result *point,
                     const ci_opts *co, ci_result *out, char *err, size_t errlen)
 {
     bts_problem p = { 0 };
-    double *eta0 = NULL, *prob = NULL;
-    gsl_ran_discrete_t *table = NULL;
+    double *eta0 = NULL;
+    gsl_matrix **factor = NULL;
+    uint64_t *counts = NULL;
+    mn_dist dist = { 0 };
     bt_opts bdef;
     ci_opts cdef;
     int rc = -1;
@@ -333,27 +370,28 @@ int ci_bt_bootstrap(const rt_data *d, const bt_opts *bo, const bt_result *point,
     }
     if (bts_problem_init(&p, d) < 0) goto nomem;
     eta0 = malloc(p.k * sizeof *eta0);
-    prob = malloc((p.n_triples + 1) * sizeof *prob);
-    if (!eta0 || !prob) goto nomem;
+    factor = calloc(p.n_comp, sizeof *factor);
+    if (!eta0 || !factor) goto nomem;
     point_eta(&p, bo, point->rating, eta0);
-    for (size_t t = 0; t < p.n_triples; t++) prob[t] = (double)d->triples[t].count / (double)d->n_battles;
-
-    /* A multinomial draw costs a binomial per triple, one draw from an alias table a
-     * battle: the table wins while battles are few per triple. Both are exact. */
-    if (d->n_battles < 3 * (uint64_t)p.n_triples && !(table = gsl_ran_discrete_preproc(p.n_triples, prob)))
-        goto nomem;
+    if (point_factors(&p, d, eta0, factor) < 0) goto nomem;
+    if (!(counts = malloc((p.n_triples + 1) * sizeof *counts))) goto nomem;
+    for (size_t t = 0; t < p.n_triples; t++) counts[t] = d->triples[t].count;
+    if (mn_dist_init(&dist, counts, p.n_triples) < 0) goto nomem;
 
     job j = { .d = d, .p = &p, .bo = bo, .anchor = bo->anchor_model ? rt_find(d, bo->anchor_model) : -1,
-              .eta0 = eta0, .prob = prob, .table = table, .seed = co->seed, .rounds = co->rounds,
+              .eta0 = eta0, .factor = factor, .dist = &dist, .seed = co->seed, .rounds = co->rounds,
               .round = bt_round };
     rc = run_rounds(&j, co, out, err, errlen);
     goto done;
 nomem:
     snprintf(err, errlen, "out of memory");
 done:
-    if (table) gsl_ran_discrete_free(table);
+    for (size_t c = 0; factor && c < p.n_comp; c++)
+        if (factor[c]) gsl_matrix_free(factor[c]);
+    free(factor);
     free(eta0);
-    free(prob);
+    free(counts);
+    mn_dist_free(&dist);
     bts_problem_free(&p);
     return rc;
 }

@@ -1,11 +1,12 @@
 /* ci.h: confidence intervals for ratings (bootstrap, sandwich) and rank upper bounds.
  *
  * BT bootstrap (FastChat's get_bootstrap_result, on pair counts): each round draws a
- * multinomial resample of the triples' counts (n = n_battles, p = count / n_battles:
- * gsl_ran_multinomial, or n draws from an alias table when battles are fewer than three
- * per triple, which is cheaper there and the same distribution), refits BT by Newton
- * warm-started from the point estimate (same centring, regularisation and anchor as
- * bt_fit) and keeps the ratings. Elo bootstrap: each round draws n_seq battles with replacement
+ * multinomial resample of the triples' counts (n = n_battles, p = count / n_battles; an
+ * exact sampler faster than gsl_ran_multinomial, see multinomial.h), refits BT warm-started
+ * from the point estimate (same centring, regularisation and anchor as bt_fit): chord steps
+ * with the point's Newton factor until a step is below 1e-6 log-odds (1.7e-4 rating
+ * points), exact Newton steps where those do not contract or the round has no MLE, and
+ * keeps the ratings. Elo bootstrap: each round draws n_seq battles with replacement
  * from the sequence and replays them in the order drawn (pandas sample(frac=1,
  * replace=True)). Bounds are the 2.5 % / 50 % / 97.5 % quantiles over rounds, linear
  * interpolation (numpy's default).
