@@ -10,8 +10,7 @@
 
 #include <event2/event.h>
 
-#include "redis_proc.h"
-#include "store.h"
+#include "store_fixture.h"
 
 enum { N_VOTES = 20000, IN_FLIGHT = 64 };
 
@@ -72,13 +71,10 @@ int main(void)
     }
     base = event_base_new();
     char url[64], err[256];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", rp.port);
     store_config sc;
-    store_config_default(&sc);
-    sc.url = url;
+    sf_config(&sc, &rp, url, sizeof url);
     st = store_new(base, &sc, err, sizeof err);
-    for (int t = 0; t < 3000 && !store_ready(st); t += 20) rp_run_for(base, 20);
-    if (!store_ready(st)) {
+    if (!sf_wait_ready(base, st, 3000)) {
         fprintf(stderr, "store not ready\n");
         return 1;
     }

@@ -17,9 +17,8 @@
 #include "board.h"
 #include "export.h"
 #include "reader.h"
-#include "redis_proc.h"
 #include "static.h"
-#include "store.h"
+#include "store_fixture.h"
 
 static struct event_base *base;
 static store *st;
@@ -68,22 +67,6 @@ static int import_file(const char *path, import_state *im)
 
 /* ---- live battles ---- */
 
-typedef struct slot { volatile int done; store_status st; } slot;
-
-static void on_saved(void *ud, store_status s)
-{
-    slot *sl = ud;
-    sl->st = s;
-    sl->done = 1;
-}
-
-static void on_voted(void *ud, store_status s, const store_vote_result *r)
-{
-    slot *sl = ud;
-    sl->st = s;
-    sl->done = 1;
-}
-
 static const char *const live[] = { "Qwen2.5-72B-Instruct", "Gemma-2-27B-it", "Llama-3-70B-Instruct",
                                     "Llama-3.1-Nemotron-70B-Instruct", "Command R+ (08-2024)" };
 static const char *const winners[] = { "model_a", "model_b", "tie", "tie (bothbad)" };
@@ -103,13 +86,13 @@ static int live_votes(int n)
                             .conv_a = "[{\"role\":\"user\",\"content\":\"say \\\"hi\\\"\"},"
                                       "{\"role\":\"assistant\",\"content\":\"hi\\n\"}]",
                             .voter = "192.0.2.1" };
-        slot s1 = { 0 }, s2 = { 0 };
-        store_battle_save(st, id, &bt, 600, on_saved, &s1);
+        sf_slot s1 = { 0 }, s2 = { 0 };
+        store_battle_save(st, id, &bt, 600, sf_on_status, &s1);
         /* the stronger model (lower index) wins 70% of the time */
         int w = (x >> 24) % 10 < 2 ? 2 + (int)((x >> 4) % 2) : ((x >> 24) % 10 < 8) == (a < b) ? 0 : 1;
         store_vote_req q = { .battle_id = id, .winner = winners[w], .judge = "arena_user_live",
                              .language = "English", .tstamp = NAN, .leak = i % 11 == 0 };
-        store_vote(st, &q, on_voted, &s2);
+        store_vote(st, &q, sf_on_vote, &s2);
         rp_run_until(base, &s2.done, 3000);
         recorded += s1.st == STORE_OK && s2.st == STORE_OK;
         if (s1.st != STORE_OK || s2.st != STORE_OK)
@@ -315,14 +298,11 @@ int main(void)
     }
     base = event_base_new();
     char err[256], url[64], dir[160];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", rp.port);
     snprintf(dir, sizeof dir, "%s", rp.dir);
     store_config sc;
-    store_config_default(&sc);
-    sc.url = url;
+    sf_config(&sc, &rp, url, sizeof url);
     st = store_new(base, &sc, err, sizeof err);
-    for (int t = 0; t < 3000 && st && !store_ready(st); t += 20) rp_run_for(base, 20);
-    CHECK(st && store_ready(st), "store ready");
+    CHECK(sf_wait_ready(base, st, 3000), "store ready");
 
     st_table *table = st_load("data/open_llm_leaderboard_v2.csv", "model", "average", err, sizeof err);
     if (table) st_load_map(table, "data/model_name_map.csv", err, sizeof err);

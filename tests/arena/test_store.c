@@ -11,13 +11,7 @@
 #include <hiredis/hiredis.h>
 
 #include "../check.h"
-#include "redis_proc.h"
-#include "store.h"
-
-static void log_line(void *ud, const char *msg)
-{
-    printf("# %s\n", msg);
-}
+#include "store_fixture.h"
 
 /* ---- a result slot per request ---- */
 
@@ -165,12 +159,6 @@ static void on_scan(void *ud, store_status s, const store_vote_record *recs, siz
     sc->done = 1;
 }
 
-static int wait_ready(int ms)
-{
-    for (int t = 0; t < ms && !store_ready(st); t += 20) rp_run_for(base, 20);
-    return store_ready(st);
-}
-
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -181,17 +169,15 @@ int main(void)
     }
     base = event_base_new();
     char err[256], url[64];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", rp.port);
     store_config sc;
-    store_config_default(&sc);
-    sc.url = url;
+    sf_config(&sc, &rp, url, sizeof url);
     sc.command_timeout_ms = 400;
     sc.follow_block_ms = 200;
-    sc.log = log_line;
+    sc.log = sf_log;
     st = store_new(base, &sc, err, sizeof err);
     CHECK(st != NULL, "store_new (%s)", st ? "ok" : err);
     if (!st) return check_exit();
-    CHECK(wait_ready(3000), "store becomes ready");
+    CHECK(sf_wait_ready(base, st, 3000), "store becomes ready");
 
     /* bad arguments are refused before any I/O */
     store_config bad;
@@ -257,7 +243,7 @@ int main(void)
     /* concurrent duplicates: 20 votes in flight on one connection and 20 on another */
     save("b2", STORE_SIDE_DONE, STORE_SIDE_DONE, 1);
     store *st2 = store_new(base, &sc, err, sizeof err);
-    for (int t = 0; t < 3000 && !store_ready(st2); t += 20) rp_run_for(base, 20);
+    sf_wait_ready(base, st2, 3000);
     result many[40];
     memset(many, 0, sizeof many);
     for (int i = 0; i < 40; i++) {
@@ -369,7 +355,7 @@ int main(void)
     v = vote("b3", "tie", 0);
     CHECK(v.st == STORE_UNAVAILABLE, "hung server: vote unavailable after the timeout");
     kill(rp.pid, SIGCONT);
-    CHECK(wait_ready(5000), "ready again after the server resumes");
+    CHECK(sf_wait_ready(base, st, 5000), "ready again after the server resumes");
 
     /* a crash: votes are unavailable meanwhile; after the restart they go through and
      * nothing acknowledged is lost */
@@ -386,7 +372,7 @@ int main(void)
     v = vote("c0", "model_b", 0);
     CHECK(v.st == STORE_UNAVAILABLE, "redis down: still unavailable, answered at once");
     CHECK(rp_start(&rp) == 0, "redis-server restarts on the same port");
-    CHECK(wait_ready(5000), "store reconnects");
+    CHECK(sf_wait_ready(base, st, 5000), "store reconnects");
     save("c1", STORE_SIDE_DONE, STORE_SIDE_DONE, 1);
     v = vote("c1", "tie", 0);
     CHECK(v.st == STORE_OK, "vote after the restart recorded");

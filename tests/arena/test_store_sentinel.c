@@ -13,41 +13,19 @@
 #include <hiredis/hiredis.h>
 
 #include "../check.h"
-#include "redis_proc.h"
-#include "store.h"
+#include "store_fixture.h"
 
 static struct event_base *base;
 static store *st;
-
-typedef struct slot { volatile int done; store_status st; } slot;
-
-static void on_done(void *ud, store_status s)
-{
-    slot *sl = ud;
-    sl->st = s;
-    sl->done = 1;
-}
-
-static void on_vote(void *ud, store_status s, const store_vote_result *r)
-{
-    slot *sl = ud;
-    sl->st = s;
-    sl->done = 1;
-}
-
-static void log_line(void *ud, const char *msg)
-{
-    printf("# %s\n", msg);
-}
 
 /* Saves a finished battle and votes on it: the vote's status. */
 static store_status battle_and_vote(const char *id)
 {
     store_battle b = { .model_a = "alpha", .model_b = "beta", .anony = 1, .tstamp = NAN, .turn = 1,
                        .status_a = STORE_SIDE_DONE, .status_b = STORE_SIDE_DONE };
-    slot s1 = { 0 }, s2 = { 0 };
-    store_battle_save(st, id, &b, 600, on_done, &s1);
-    store_vote(st, &(store_vote_req){ .battle_id = id, .winner = "model_a", .tstamp = NAN }, on_vote, &s2);
+    sf_slot s1 = { 0 }, s2 = { 0 };
+    store_battle_save(st, id, &b, 600, sf_on_status, &s1);
+    store_vote(st, &(store_vote_req){ .battle_id = id, .winner = "model_a", .tstamp = NAN }, sf_on_vote, &s2);
     rp_run_until(base, &s2.done, 5000);
     return s1.st == STORE_OK ? s2.st : s1.st;
 }
@@ -141,11 +119,10 @@ int main(void)
     sc.wait_timeout_ms = 1000;
     sc.command_timeout_ms = 500;
     sc.backoff_max_ms = 200;
-    sc.log = log_line;
+    sc.log = sf_log;
     st = store_new(base, &sc, err, sizeof err);
     CHECK(st != NULL, "store_new with sentinels");
-    for (int t = 0; t < 5000 && !store_ready(st); t += 20) rp_run_for(base, 20);
-    CHECK(store_ready(st), "store finds the master through the sentinel (skipping a dead one)");
+    CHECK(sf_wait_ready(base, st, 5000), "store finds the master through the sentinel (skipping a dead one)");
 
     int acked = 0;
     for (int i = 0; i < 5; i++) {
@@ -164,8 +141,7 @@ int main(void)
         if (!promoted) rp_run_for(base, 100);
     }
     CHECK(promoted, "the sentinel promotes the replica");
-    for (int t = 0; t < 5000 && !store_ready(st); t += 20) rp_run_for(base, 20);
-    CHECK(store_ready(st), "store follows the failover");
+    CHECK(sf_wait_ready(base, st, 5000), "store follows the failover");
     /* The new master has no replica left: WAIT 1 cannot be met, so the vote is recorded
      * but not acknowledged. */
     store_status after = battle_and_vote("after");
