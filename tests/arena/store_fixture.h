@@ -1,15 +1,29 @@
 /* store_fixture.h: what the store's C tests and benchmark share on top of redis_proc.h:
- * a store configuration for a local redis_proc, waiting for the store to be ready, a
- * status slot filled by the store's callbacks, and a log callback. Header-only, static. */
+ * starting a test's server and loop, a store configuration for a local redis_proc,
+ * waiting for the store to be ready, a status slot filled by the store's callbacks, and a
+ * log callback. Header-only, static. */
 #ifndef ARENA_TEST_STORE_FIXTURE_H
 #define ARENA_TEST_STORE_FIXTURE_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include <event2/event.h>
 
 #include "redis_proc.h"
 #include "store.h"
+
+/* A store test's start: SIGPIPE ignored, r's server started and a new event base; NULL
+ * after a "not ok" line when the server does not start. */
+static __attribute__((unused)) struct event_base *sf_start(redis_proc *r)
+{
+    signal(SIGPIPE, SIG_IGN);
+    if (rp_start(r) < 0) {
+        printf("not ok - redis-server starts\n");
+        return NULL;
+    }
+    return event_base_new();
+}
 
 /* The defaults with the URL of r's server, written into url (urllen bytes), which
  * sc->url then points to. */

@@ -5,7 +5,6 @@
  * print exactly the board's CSV (same ratings to the last bit, intervals, ranks, votes,
  * static columns). */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,13 +289,9 @@ static void writer_unit(void)
 int main(void)
 {
     writer_unit();
-    signal(SIGPIPE, SIG_IGN);
     redis_proc rp = { 0 };
-    if (rp_start(&rp) < 0) {
-        printf("not ok - redis-server starts\n");
+    if (!(base = sf_start(&rp)))
         return 1;
-    }
-    base = event_base_new();
     char err[256], url[64], dir[160];
     snprintf(dir, sizeof dir, "%s", rp.dir);
     store_config sc;

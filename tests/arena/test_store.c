@@ -161,13 +161,9 @@ static void on_scan(void *ud, store_status s, const store_vote_record *recs, siz
 
 int main(void)
 {
-    signal(SIGPIPE, SIG_IGN);
     redis_proc rp = { 0 };
-    if (rp_start(&rp) < 0) {
-        printf("not ok - redis-server starts\n");
+    if (!(base = sf_start(&rp)))
         return 1;
-    }
-    base = event_base_new();
     char err[256], url[64];
     store_config sc;
     sf_config(&sc, &rp, url, sizeof url);
