@@ -1,12 +1,14 @@
 /* redis_proc.h: a real redis-server for the arena's C tests, started on a free port in a
  * scratch directory and stopped (or killed and restarted, on the same port and data) by
- * the test itself. Also a tiny loop helper for asynchronous tests. Header-only, static. */
+ * the test itself, with one-off commands to it. Also a tiny loop helper for asynchronous
+ * tests. Header-only, static. */
 #ifndef ARENA_TEST_REDIS_PROC_H
 #define ARENA_TEST_REDIS_PROC_H
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,20 @@ static redisContext *rp_connect(const redis_proc *r)
     }
     redisSetTimeout(c, tv);
     return c;
+}
+
+/* One command (as redisCommand) on a fresh connection to r's server: its reply, which the
+ * caller frees with freeReplyObject, or NULL when the server does not answer. */
+static redisReply *rp_command(const redis_proc *r, const char *fmt, ...)
+{
+    redisContext *c = rp_connect(r);
+    if (!c) return NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    return rep;
 }
 
 static void rp_sleep_ms(int ms)
@@ -94,14 +110,10 @@ static int rp_start_ex(redis_proc *r, const char *const *extra, const char *sent
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
-        redisContext *c = rp_connect(r);
-        if (c) {
-            redisReply *rep = redisCommand(c, "PING");
-            int ok = rep && rep->type == REDIS_REPLY_STATUS;
-            if (rep) freeReplyObject(rep);
-            redisFree(c);
-            if (ok) return 0;
-        }
+        redisReply *rep = rp_command(r, "PING");
+        int ok = rep && rep->type == REDIS_REPLY_STATUS;
+        if (rep) freeReplyObject(rep);
+        if (ok) return 0;
         rp_sleep_ms(25);
     }
     return -1;

@@ -32,43 +32,35 @@ static store_status battle_and_vote(const char *id)
 
 static long long xlen(redis_proc *r)
 {
-    redisContext *c = rp_connect(r);
-    redisReply *rep = c ? redisCommand(c, "XLEN arena:{a}:votes") : NULL;
+    redisReply *rep = rp_command(r, "XLEN arena:{a}:votes");
     long long n = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
     if (rep) freeReplyObject(rep);
-    if (c) redisFree(c);
     return n;
 }
 
 /* The sentinel's idea of the master's port, or -1. */
 static int sentinel_master_port(redis_proc *sen)
 {
-    redisContext *c = rp_connect(sen);
-    redisReply *rep = c ? redisCommand(c, "SENTINEL get-master-addr-by-name arena") : NULL;
+    redisReply *rep = rp_command(sen, "SENTINEL get-master-addr-by-name arena");
     int port = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 ? atoi(rep->element[1]->str) : -1;
     if (rep) freeReplyObject(rep);
-    if (c) redisFree(c);
     return port;
 }
 
 /* The sentinel knows the replica once it has read the master's INFO. */
 static int sentinel_knows_replica(redis_proc *sen)
 {
-    redisContext *c = rp_connect(sen);
-    redisReply *rep = c ? redisCommand(c, "SENTINEL replicas arena") : NULL;
+    redisReply *rep = rp_command(sen, "SENTINEL replicas arena");
     int n = rep && rep->type == REDIS_REPLY_ARRAY ? (int)rep->elements : 0;
     if (rep) freeReplyObject(rep);
-    if (c) redisFree(c);
     return n;
 }
 
 static int replica_in_sync(redis_proc *r)
 {
-    redisContext *c = rp_connect(r);
-    redisReply *rep = c ? redisCommand(c, "INFO replication") : NULL;
+    redisReply *rep = rp_command(r, "INFO replication");
     int up = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "master_link_status:up");
     if (rep) freeReplyObject(rep);
-    if (c) redisFree(c);
     return up;
 }
 
