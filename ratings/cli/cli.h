@@ -108,7 +108,8 @@ int cli_method_option(cli_method *m, const char *cmd, const char *name, const ch
 typedef int (*cli_own_option)(void *ud, const char *name, const char *arg);
 /* The command line of a command that reads votes (fit, matrix): one FILE, the input and
  * method flags, -o FILE (*output), -h (prints help) and the getopt_long entries in own
- * (zero-terminated, at most 40), each passed to own_option with ud. Sets in->path to FILE.
+ * (zero-terminated, at most 40), each passed to own_option with ud. Sets in->path to FILE
+ * (and, for --method elo, has the votes keep their sequence).
  * Returns -1 to go on, else the exit code (EXIT_OK after the help). */
 int cli_parse_votes_args(const char *cmd, const char *help, const struct option *own,
                          cli_own_option own_option, void *ud, cli_input *in, cli_method *m,

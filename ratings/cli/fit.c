@@ -169,8 +169,6 @@ static int run(struct fit_args *a)
     double t_parse = 0, t_fit, t_ci = 0, t0;
     int rc;
 
-    if (a->method.elo)
-        a->in.filter.keep_sequence = 1;
     rc = cli_load_votes(&a->in, &d, &t_parse);
     if (rc != EXIT_OK)
         return rc;

@@ -178,6 +178,8 @@ int cli_parse_votes_args(const char *cmd, const char *help, const struct option 
         return cli_usage_error(cmd, optind == argc ? "no input FILE" : "one input FILE expected, got %d",
                                argc - optind);
     in->path = argv[optind];
+    if (m->elo)
+        in->filter.keep_sequence = 1;   /* Elo replays the battles in order */
     return -1;
 }
 

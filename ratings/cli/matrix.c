@@ -142,8 +142,6 @@ static int run(struct matrix_args *a)
     size_t *order = NULL;
     int rc;
 
-    if (a->method.elo)
-        a->in.filter.keep_sequence = 1;
     rc = cli_load_votes(&a->in, &d, NULL);
     if (rc != EXIT_OK)
         return rc;
