@@ -40,7 +40,7 @@ ops_config() {
     .redis.url = $url | .models = $models | .access_log = $log
     | .battles.max_tokens = 6 | .battles.token_secret = "ops-test-secret-0123456789abcdef"
     | .limits.battles_per_minute = 0 | .limits.votes_per_minute = 0 | .limits.votes_per_day = 0
-    | .limits.health_interval = 0.3 | .limits.upstream_timeout = 10
+    | .limits.health_interval = 1 | .limits.upstream_timeout = 10
     | .board.ci_method = "sandwich"
     | . * $extra' ops/arena.json >"$file"
 }
@@ -57,10 +57,10 @@ make_battles() {
   local url=$1 n=$2 file=$3 j pids=()
   for ((j = 0; j < 4; j++)); do
     (
-      local i body
+      local i id tok
       for ((i = j; i < n; i += 4)); do
-        body=$(curl -s -m 10 -X POST -H 'Content-Type: application/json' -d '{"prompt":"Once upon a time"}' "$url/api/battles")
-        local id=$(jq -r .id <<<"$body") tok=$(jq -r .token <<<"$body")
+        read -r id tok < <(curl -s -m 10 -X POST -H 'Content-Type: application/json' -d '{"prompt":"Once upon a time"}' \
+          "$url/api/battles" | jq -r '"\(.id) \(.token)"')
         [[ $id != null && -n $id ]] || continue
         timeout 30 curl -sN "$url/api/battles/$id/stream" >/dev/null
         echo "$id $tok" >>"$file"

@@ -5,7 +5,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ops_lib.sh"
 
-N=80
+N=60
 start_ops_redis redis || exit 1
 RP=$REDIS_PORT
 start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT

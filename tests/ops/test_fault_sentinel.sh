@@ -7,7 +7,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/ops_lib.sh"
 
-N=100
+N=60
 start_ops_redis master || exit 1
 MP=$REDIS_PORT MASTER_PID=$REDIS_PID
 RP=$(free_port)
