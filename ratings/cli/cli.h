@@ -21,8 +21,15 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A usage error of command cmd: the message, then where to find help. Returns EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* The usage error for what getopt_long returned as c (':' or '?'). Returns EXIT_USAGE. */
-int cli_bad_option(const char *cmd, int c, char **argv);
+/* One step of command cmd's getopt_long loop over opts (zero-terminated, "help" given
+ * as 'h'), which handles -h/--help (prints help), -o FILE (sets *output) and bad options
+ * itself. Returns the long name of the next of the command's own flags (its value in
+ * optarg); NULL after the last flag (*status = -1) or when the command is to return
+ * *status (EXIT_OK after the help, EXIT_USAGE after a bad option). Set optind to 1 first. */
+const char *cli_next_flag(const char *cmd, const char *help, const struct option *opts, int argc,
+                          char **argv, const char **output, int *status);
+/* The one FILE operand after the flags, or NULL after a usage error. */
+const char *cli_one_file(const char *cmd, int argc, char **argv);
 
 /* Strict number parsing of flag values: 0, or -1 after a usage message naming flag. */
 int cli_parse_long(const char *cmd, const char *flag, const char *s, long min, long max, long *out);

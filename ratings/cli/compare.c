@@ -44,23 +44,12 @@ int cmd_compare(int argc, char **argv)
     cli_format format = FMT_TABLE;
     cli_board b = { .method = "table" };
     st_table *t = NULL;
+    const char *name, *path;
     char err[1024];
-    int c, idx, rc;
+    int rc;
 
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", compare_options, &idx)) != -1) {
-        if (c == 'h') {
-            fputs(compare_help, stdout);
-            return EXIT_OK;
-        }
-        if (c == 'o') {
-            output = optarg;
-            continue;
-        }
-        if (c != 0)
-            return cli_bad_option("compare", c, argv);
-        const char *name = compare_options[idx].name;
+    while ((name = cli_next_flag("compare", compare_help, compare_options, argc, argv, &output, &rc))) {
         if (strcmp(name, "key") == 0)
             key = optarg;
         else if (strcmp(name, "score") == 0)
@@ -76,20 +65,21 @@ int cmd_compare(int argc, char **argv)
         else if (strcmp(name, "format") == 0 && cli_parse_format("compare", optarg, &format) < 0)
             return EXIT_USAGE;
     }
-    if (optind != argc - 1)
-        return cli_usage_error("compare", optind == argc ? "no input FILE" : "one input FILE expected, got %d",
-                               argc - optind);
+    if (rc >= 0)
+        return rc;
+    if (!(path = cli_one_file("compare", argc, argv)))
+        return EXIT_USAGE;
     if (!score || !st.path)
         return cli_usage_error("compare", "--score and --static are required");
 
-    t = st_load(argv[optind], key, score, err, sizeof err);
+    t = st_load(path, key, score, err, sizeof err);
     if (!t) {
         cli_error("%s", err);
         return EXIT_USAGE;
     }
     b.n = st_size(t);
     if (b.n < 2) {
-        cli_error("%s: %s: nothing to rank", argv[optind], b.n ? "only one model" : "no rated models");
+        cli_error("%s: %s: nothing to rank", path, b.n ? "only one model" : "no rated models");
         rc = EXIT_USAGE;
         goto done;
     }

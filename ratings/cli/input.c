@@ -147,25 +147,14 @@ int cli_parse_votes_args(const char *cmd, const char *help, const struct option 
 {
     struct option opts[64];
     size_t n = 0;
-    int c, idx, rc;
+    const char *name;
+    int rc;
 
     options_append(opts, &n, cli_input_options);
     options_append(opts, &n, cli_method_options);
     options_append(opts, &n, own);
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", opts, &idx)) != -1) {
-        if (c == 'h') {
-            fputs(help, stdout);
-            return EXIT_OK;
-        }
-        if (c == 'o') {
-            *output = optarg;
-            continue;
-        }
-        if (c != 0)
-            return cli_bad_option(cmd, c, argv);
-        const char *name = opts[idx].name;
+    while ((name = cli_next_flag(cmd, help, opts, argc, argv, output, &rc))) {
         int used = cli_input_option(in, cmd, name, optarg);
         if (!used)
             used = cli_method_option(m, cmd, name, optarg);
@@ -174,10 +163,10 @@ int cli_parse_votes_args(const char *cmd, const char *help, const struct option 
         if (!used && (rc = own_option(ud, name, optarg)) != EXIT_OK)
             return rc;
     }
-    if (optind != argc - 1)
-        return cli_usage_error(cmd, optind == argc ? "no input FILE" : "one input FILE expected, got %d",
-                               argc - optind);
-    in->path = argv[optind];
+    if (rc >= 0)
+        return rc;
+    if (!(in->path = cli_one_file(cmd, argc, argv)))
+        return EXIT_USAGE;
     if (m->elo)
         in->filter.keep_sequence = 1;   /* Elo replays the battles in order */
     return -1;

@@ -54,25 +54,13 @@ static int write_true_ratings(const synth_options *o, FILE *out)
 int cmd_synth(int argc, char **argv)
 {
     synth_options o = { .models = 20, .votes = 10000, .seed = 42, .ties = 0, .format = RD_FORMAT_JSON };
-    const char *output = NULL;
+    const char *output = NULL, *name;
     char err[512];
-    int c, idx, truth = 0, rc;
+    int truth = 0, rc;
     long v;
 
     optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":ho:", synth_flags, &idx)) != -1) {
-        if (c == 'h') {
-            fputs(synth_help, stdout);
-            return EXIT_OK;
-        }
-        if (c == 'o') {
-            output = optarg;
-            continue;
-        }
-        if (c != 0)
-            return cli_bad_option("synth", c, argv);
-        const char *name = synth_flags[idx].name;
+    while ((name = cli_next_flag("synth", synth_help, synth_flags, argc, argv, &output, &rc))) {
         if (strcmp(name, "models") == 0) {
             if (cli_parse_long("synth", "--models", optarg, 2, 1000000, &v) < 0)
                 return EXIT_USAGE;
@@ -97,6 +85,8 @@ int cmd_synth(int argc, char **argv)
             truth = 1;
         }
     }
+    if (rc >= 0)
+        return rc;
     if (optind != argc)
         return cli_usage_error("synth", "unexpected argument '%s'", argv[optind]);
     FILE *out = cli_open_output(output);

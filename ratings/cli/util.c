@@ -142,11 +142,45 @@ int cli_close_output(FILE *f, const char *path)
     return EXIT_OK;
 }
 
-int cli_bad_option(const char *cmd, int c, char **argv)
+/* The usage error for what getopt_long returned as c (':' or '?'). Returns EXIT_USAGE. */
+static int bad_option(const char *cmd, int c, char **argv)
 {
     if (c == ':')
         return cli_usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
     if (optopt)
         return cli_usage_error(cmd, "unknown option '-%c'", optopt);
     return cli_usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+const char *cli_next_flag(const char *cmd, const char *help, const struct option *opts, int argc,
+                          char **argv, const char **output, int *status)
+{
+    int c, idx;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":ho:", opts, &idx)) != -1) {
+        if (c == 'h') {
+            fputs(help, stdout);
+            *status = EXIT_OK;
+            return NULL;
+        }
+        if (c == 'o') {
+            *output = optarg;
+            continue;
+        }
+        if (c != 0) {
+            *status = bad_option(cmd, c, argv);
+            return NULL;
+        }
+        return opts[idx].name;
+    }
+    *status = -1;
+    return NULL;
+}
+
+const char *cli_one_file(const char *cmd, int argc, char **argv)
+{
+    if (optind == argc - 1)
+        return argv[optind];
+    cli_usage_error(cmd, optind == argc ? "no input FILE" : "one input FILE expected, got %d", argc - optind);
+    return NULL;
 }
