@@ -1,7 +1,8 @@
 /* Benchmark of the ratings core: BT fit, 1000 bootstrap rounds, sandwich and Elo on
- * synthetic votes drawn in-process from known strengths, against a baseline measured in
+ * synthetic votes drawn in-process from known strengths, against baselines measured in
  * the same run: FastChat's approach, a gradient-based fit (GSL BFGS2) over every battle
- * row instead of the unique (a, b, outcome) counts. Prints figures only; no assertions. */
+ * row instead of the unique (a, b, outcome) counts; and for a bootstrap round's resample,
+ * gsl_ran_multinomial. Prints figures only; no assertions. */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_randist.h>
@@ -15,6 +16,7 @@
 #include "bt.h"
 #include "ci.h"
 #include "elo.h"
+#include "multinomial.h"
 
 static double now(void)
 {
@@ -101,6 +103,42 @@ static int baseline_fit(rows *r, gsl_vector *x)
     return it;
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One round's resample, CPU time: the bootstrap's sampler (multinomial.h) against
+ * gsl_ran_multinomial (a conditional binomial a triple), same counts, one thread. */
+static void resample_baseline(const rt_data *d)
+{
+    enum { REPS = 20 };
+    size_t k = d->n_triples;
+    uint64_t *counts = malloc(k * sizeof *counts);
+    double *p = malloc(k * sizeof *p);
+    unsigned *out = malloc(k * sizeof *out);
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    mn_dist dist;
+    for (size_t t = 0; t < k; t++) p[t] = (double)(counts[t] = d->triples[t].count);
+    if (mn_dist_init(&dist, counts, k) == 0) {
+        double t0 = cpu_now();
+        for (int i = 0; i < REPS; i++) gsl_ran_multinomial(rng, k, (unsigned)d->n_battles, p, out);
+        double t_gsl = (cpu_now() - t0) / REPS;
+        t0 = cpu_now();
+        for (int i = 0; i < REPS; i++) mn_draw(&dist, rng, out);
+        double t_ours = (cpu_now() - t0) / REPS;
+        printf("  resample of %zu triples, CPU a round: ours %.3f ms, baseline gsl_ran_multinomial %.3f ms, "
+               "ratio ours/baseline %.3f\n", k, 1e3 * t_ours, 1e3 * t_gsl, t_ours / t_gsl);
+        mn_dist_free(&dist);
+    }
+    gsl_rng_free(rng);
+    free(counts);
+    free(p);
+    free(out);
+}
+
 static void run(const char *title, int models, long votes, int elo_rounds, int with_baseline)
 {
     char err[512];
@@ -150,6 +188,7 @@ static void run(const char *title, int models, long votes, int elo_rounds, int w
     printf("  Elo fit             %9.4f s, Elo bootstrap x%d %.4f s\n", t_elo, elo_rounds, t_eboot);
     printf("  split: accumulate %.3f / fit %.3f / intervals %.3f s; fit + 1000 rounds = %.3f s\n",
            t_draw + t_snap, t_fit, t_boot + t_sand, t_fit + t_boot);
+    resample_baseline(d);
     if (with_baseline) {
         gsl_vector *x = gsl_vector_alloc((size_t)models);
         int reps = 5, it = 0;

@@ -114,7 +114,7 @@ static void check_joint(gsl_rng *r, const uint64_t counts[3])
 /* Counts whose Poisson tables would pass the memory budget: gsl_ran_poisson draws them. */
 static void test_large_counts(gsl_rng *r)
 {
-    enum { K = 10, ROUNDS = 100 };
+    enum { K = 10, ROUNDS = 40 };
     uint64_t counts[K];
     unsigned out[K];
     double sum[K] = { 0 }, sq[K] = { 0 };
