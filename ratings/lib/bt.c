@@ -373,8 +373,8 @@ static void chord_gradient(const bts_problem *p, size_t c, const double *s, cons
     }
 }
 
-int bts_chord(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
-              const gsl_matrix *factor, double step_tol, double *eta, bts_work *w, int *iters)
+int bts_chord(const bts_problem *p, size_t c, const double *s, const double *n, const gsl_matrix *factor,
+              double step_tol, double *eta, bts_work *w, int *iters)
 {
     size_t first = p->comp_start[c], m = p->comp_start[c + 1] - first;
     gsl_vector_view gv = gsl_vector_subvector(w->g, 0, m), dv = gsl_vector_subvector(w->d, 0, m);
@@ -383,8 +383,7 @@ int bts_chord(const bts_problem *p, size_t c, const double *s, const double *n, 
     double last_step = INFINITY;
     if (m < 2) return 0;
     for (int it = 0; it < CHORD_MAX_ITER; it++) {
-        if (l2 > 0) evaluate(p, c, s, n, l2, eta, 0, g, NULL);
-        else chord_gradient(p, c, s, n, eta, g, w);
+        chord_gradient(p, c, s, n, eta, g, w);
         if (gsl_linalg_cholesky_solve(factor, g, dir) != GSL_SUCCESS) return -1;
         double step = max_abs(dir);
         (*iters)++;

@@ -68,13 +68,14 @@ int bts_mle_exists(const bts_problem *p, size_t c, const double *s, const double
 int bts_newton(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
                const bt_opts *o, double step_tol, double *eta, bts_work *w, int *iters, double *max_grad);
 
-/* Chord steps (Newton steps with a fixed matrix) on component c from a warm start:
- * eta -= F^-1 g, F a Newton matrix factorised by bts_factor at a nearby point (a bootstrap
- * round uses the point estimate's), until a step of max |step| < step_tol. The error
- * left is then below that step, since each step is at least halved. 0 converged; 1 when
- * steps stop halving (eta is then partly moved: restart it); -1 on a failed solve. */
-int bts_chord(const bts_problem *p, size_t c, const double *s, const double *n, double l2,
-              const gsl_matrix *factor, double step_tol, double *eta, bts_work *w, int *iters);
+/* Chord steps (Newton steps with a fixed matrix) on component c from a warm start, for
+ * counts whose MLE exists (no L2 pull): eta -= F^-1 g, F a Newton matrix factorised by
+ * bts_factor at a nearby point (a bootstrap round uses the point estimate's), until a step
+ * of max |step| < step_tol. The error left is then below that step, since each step is
+ * at least halved. 0 converged; 1 when steps stop halving (eta is then partly moved:
+ * restart it); -1 on a failed solve. */
+int bts_chord(const bts_problem *p, size_t c, const double *s, const double *n, const gsl_matrix *factor,
+              double step_tol, double *eta, bts_work *w, int *iters);
 
 /* Fills mat (members x members of c) with H + l2 I + alpha 1 1^T at eta, factorised
  * (Cholesky), for the sandwich. -1 when not positive definite. */

@@ -185,7 +185,7 @@ static int bt_round(worker *w, int round, double *out, int *regularised)
         } else if (j->factor[c]) {
             /* The point's Hessian is close to the round's: chord steps with its factor
              * need no factorisation a round. */
-            int rc = bts_chord(p, c, w->s, w->n, 0, j->factor[c], CHORD_STEP_TOL, w->eta, &w->work, &iters);
+            int rc = bts_chord(p, c, w->s, w->n, j->factor[c], CHORD_STEP_TOL, w->eta, &w->work, &iters);
             if (rc < 0) return -1;
             if (rc == 0) continue;
             for (size_t x = p->comp_start[c]; x < p->comp_start[c + 1]; x++)
