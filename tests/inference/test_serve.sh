@@ -136,12 +136,18 @@ check "metrics: TTFT +Inf bucket" grep -q '^arena_worker_time_to_first_token_sec
 start_worker tiny models/stories260K.bin models/tok512.bin --max-batch 1 --max-queue 4 || exit 1
 TINY=http://127.0.0.1:$WORKER_PORT
 TINY_PID=$WORKER_PID
+# The worker is stopped while the 8 clients connect and send, so on SIGCONT it reads all 8
+# requests at once, whatever the machine's load: 1 runs, 4 wait, 3 find the queue full.
+kill -STOP "$TINY_PID"
 clients=()
 for i in 1 2 3 4 5 6 7 8; do
   curl -s -o "$T/flood.$i" -D "$T/flood.$i.h" -w '%{http_code}\n' "$TINY/v1/completions" \
     -d "{\"prompt\":\"$PROMPT\",\"temperature\":0}" >"$T/flood.$i.code" &
   clients+=($!)
 done
+connected() { (($(ss -tnH state established "dport = :$WORKER_PORT" | wc -l) >= 8)); }
+wait_for 10 connected; sleep 0.2   # connected, and the requests sent
+kill -CONT "$TINY_PID"
 wait "${clients[@]}"
 codes=$(cat "$T"/flood.*.code | sort | uniq -c | awk '{ printf "%s:%s ", $2, $1 }')
 # Each request takes the whole story (~340 tokens), so 8 at once find 1 slot + 4 queued full.
