@@ -34,12 +34,15 @@ check() {
 # expect_eq NAME GOT WANT
 expect_eq() { if [[ $2 == "$3" ]]; then ok "$1"; else not_ok "$1"; echo "# got:  $2"; echo "# want: $3"; fi; }
 
-# free_port: a TCP port nothing listens on now.
+# free_port: a TCP port no socket uses now, in any state. Below the kernel's ephemeral
+# range: a load test leaves thousands of client sockets in TIME_WAIT on ephemeral ports,
+# and a listener cannot bind a port one of them holds.
 free_port() {
-  local p
+  local p lo
+  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
   while :; do
-    p=$((20000 + RANDOM % 30000))
-    ss -ltnH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+    p=$((10000 + RANDOM % (lo - 10000)))
+    ss -tanH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
   done
 }
 

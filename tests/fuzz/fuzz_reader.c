@@ -3,7 +3,8 @@
  * gzip). Built with small read chunks so that tokens split across chunks are reached:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -DRD_CHUNK=7 -Iratings/lib \
- *       tests/fuzz/fuzz_reader.c ratings/lib/reader.c -lyajl -lz -lm -o build/fuzz-reader
+ *       tests/fuzz/fuzz_reader.c ratings/lib/reader.c ratings/lib/rt_errbuf.c -lyajl -lz -lm \
+ *       -o build/fuzz-reader
  *   build/fuzz-reader -max_total_time=60 tests/fuzz/corpus/reader */
 #include <stddef.h>
 #include <stdint.h>

@@ -3,19 +3,6 @@
 # ports and paths changed, and count votes: sent, acknowledged (HTTP 200), found in the
 # Redis stream, lost (acknowledged but not found: must be 0).
 
-# free_port, redefined for these tests (tests/lib.sh's picks from 20000-49999): the load
-# here leaves thousands of client sockets in TIME_WAIT on ephemeral ports (from 32768 up),
-# and a listener cannot bind a port one of them holds. So: below the ephemeral range, and
-# free of sockets in any state.
-free_port() {
-  local p lo
-  read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
-  while :; do
-    p=$((10000 + RANDOM % (lo - 10000)))
-    ss -tanH "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
-  done
-}
-
 # start_ops_redis NAME [PORT] [redis-server options...]: redis-server with ops/redis.conf,
 # its data in $T/NAME (kept across a restart on the same NAME). Sets REDIS_PORT, REDIS_PID.
 start_ops_redis() {
