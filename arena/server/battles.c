@@ -135,21 +135,28 @@ static void remove_live(server *s, live_battle *lb)
     live_free(lb);
 }
 
+/* This server is working on the battle: streaming it, saving it, or a browser is attached. */
+static int busy(const live_battle *lb)
+{
+    return lb->up[0] || lb->up[1] || lb->saving || lb->sub;
+}
+
 const battle *battles_find(server *s, const char *id)
 {
     live_battle *lb = find(s, id);
     return lb ? lb->b : NULL;
 }
 
+const battle *battles_find_busy(server *s, const char *id)
+{
+    live_battle *lb = find(s, id);
+    return lb && busy(lb) ? lb->b : NULL;
+}
+
 void battles_mark_voted(server *s, const char *id)
 {
     live_battle *lb = find(s, id);
     if (lb) battle_vote(lb->b);
-}
-
-static int busy(const live_battle *lb)
-{
-    return lb->up[0] || lb->up[1] || lb->saving || lb->sub;
 }
 
 void battles_sweep(server *s)
@@ -250,43 +257,55 @@ static battle_side_state side_from_store(store_side st)
     return st == STORE_SIDE_DONE ? SIDE_DONE : st == STORE_SIDE_ERROR ? SIDE_ERROR : SIDE_STREAMING;
 }
 
+static battle *from_store(const char *id, const store_battle *sb)
+{
+    json_t *ca = json_loads(sb->conv_a ? sb->conv_a : "[]", 0, NULL);
+    json_t *cb = json_loads(sb->conv_b ? sb->conv_b : "[]", 0, NULL);
+    battle *b = battle_restore(id, sb->model_a, sb->model_b, sb->anony, sb->turn, sb->tstamp, ca, cb,
+                               side_from_store(sb->status_a), side_from_store(sb->status_b), sb->leak, sb->voted != NULL);
+    json_decref(ca);
+    json_decref(cb);
+    return b;
+}
+
+/* Redis's copy replaces an idle one in memory: another server may have advanced the battle
+ * since (streamed it, taken a turn, a vote). A copy this server is working on is newer. */
 static void on_loaded(void *ud, store_status st, const store_battle *sb)
 {
     load_op *op = ud;
     server *s = op->s;
     live_battle *lb = find(s, op->id);  /* another request may have loaded it meanwhile */
-    if (!lb && st == STORE_OK) {
-        json_t *ca = json_loads(sb->conv_a ? sb->conv_a : "[]", 0, NULL);
-        json_t *cb = json_loads(sb->conv_b ? sb->conv_b : "[]", 0, NULL);
-        battle *b = battle_restore(op->id, sb->model_a, sb->model_b, sb->anony, sb->turn, sb->tstamp, ca, cb,
-                                   side_from_store(sb->status_a), side_from_store(sb->status_b), sb->leak, sb->voted != NULL);
-        json_decref(ca);
-        json_decref(cb);
-        if (!b || !(lb = insert(s, b, sb->voter))) {
+    if (st == STORE_OK && (!lb || !busy(lb))) {
+        battle *b = from_store(op->id, sb);
+        if (b && lb) {
+            battle_free(lb->b);
+            lb->b = b;
+            snprintf(lb->voter, sizeof lb->voter, "%s", sb->voter ? sb->voter : "");
+        } else if (!b || !(lb = insert(s, b, sb->voter))) {
             battle_free(b);
             st = STORE_UNAVAILABLE;
-        } else {
-            lb->saved = 1;
         }
+        if (lb) lb->saved = 1;
     }
     op->then(s, lb, lb ? STORE_OK : st, op->arg);
     free(op);
 }
 
-/* The battle from memory, or loaded from Redis; then(s, lb or NULL, status, arg). */
+/* The battle as Redis has it, or the copy in memory while this server works on it (or
+ * when Redis cannot answer); then(s, lb or NULL, status, arg). */
 static void with_battle(server *s, const char *id, loaded_fn then, void *arg)
 {
     live_battle *lb = find(s, id);
-    if (lb) { then(s, lb, STORE_OK, arg); return; }
+    if (lb && busy(lb)) { then(s, lb, STORE_OK, arg); return; }
     load_op *op = calloc(1, sizeof *op);
-    if (!op) { then(s, NULL, STORE_UNAVAILABLE, arg); return; }
+    if (!op) { then(s, lb, lb ? STORE_OK : STORE_UNAVAILABLE, arg); return; }
     op->s = s;
     op->then = then;
     op->arg = arg;
     snprintf(op->id, sizeof op->id, "%s", id);
     if (store_battle_load(s->store, id, on_loaded, op) < 0) {
         free(op);
-        then(s, NULL, STORE_UNKNOWN, arg);
+        then(s, lb, lb ? STORE_OK : STORE_UNKNOWN, arg);
     }
 }
 

@@ -106,8 +106,10 @@ void battles_create(server *s, struct evhttp_request *req);
 void battles_sweep(server *s);      /* drops idle battles from memory (they stay in Redis) */
 void battles_keepalive(server *s);  /* a comment on browser streams quiet for a while */
 void battles_free_all(server *s);
-/* The live battle's state, for the vote route's early answer; NULL when not here. */
+/* The battle's copy in memory (maybe behind Redis), for the vote's language; NULL when none. */
 const battle *battles_find(server *s, const char *id);
+/* The battle only while this server streams or saves it: then memory is ahead of Redis. */
+const battle *battles_find_busy(server *s, const char *id);
 void battles_mark_voted(server *s, const char *id);
 int  battles_id_valid(const char *id);
 

@@ -40,10 +40,30 @@ static struct evhttp_request *take_req(vote_op *op)
     return req;
 }
 
+static void not_finished(server *s, struct evhttp_request *req, int side_failed)
+{
+    if (side_failed) http_error(s, req, 409, "side_failed", "a side failed to answer; regenerate before voting");
+    else http_error(s, req, 425, "not_finished", "both answers must be complete before the vote");
+}
+
+/* The vote script refused a battle not done: a failed side gets its own answer. */
+static void on_refused_loaded(void *ud, store_status st, const store_battle *b)
+{
+    vote_op *op = ud;
+    struct evhttp_request *req = take_req(op);
+    if (req) not_finished(op->s, req, st == STORE_OK && (b->status_a == STORE_SIDE_ERROR || b->status_b == STORE_SIDE_ERROR));
+    vote_op_end(op);
+}
+
 static void on_voted(void *ud, store_status st, const store_vote_result *r)
 {
     vote_op *op = ud;
     server *s = op->s;
+    if (st == STORE_NOT_DONE && op->req) {
+        s->m.votes[st]++;
+        if (store_battle_load(s->store, op->id, on_refused_loaded, op) < 0) on_refused_loaded(op, STORE_UNKNOWN, NULL);
+        return;
+    }
     struct evhttp_request *req = take_req(op);
     s->m.votes[st]++;
     if (st == STORE_OK) battles_mark_voted(s, op->id);
@@ -53,7 +73,7 @@ static void on_voted(void *ud, store_status st, const store_vote_result *r)
         break;
     case STORE_ALREADY: http_error(s, req, 409, "already_voted", "this battle already has its vote"); break;
     case STORE_UNKNOWN: http_error(s, req, 404, "unknown_battle", "no such battle (or it expired)"); break;
-    case STORE_NOT_DONE: http_error(s, req, 425, "not_finished", "both answers must be complete before the vote"); break;
+    case STORE_NOT_DONE: not_finished(s, req, 0); break;
     default: http_error(s, req, 503, "unavailable", "the vote was not recorded: the vote store is unavailable; try again"); break;
     }
     vote_op_end(op);
@@ -130,14 +150,12 @@ void votes_route(server *s, struct evhttp_request *req, const char *id)
         http_error(s, req, 403, "bad_token", ts == BTOK_EXPIRED ? "the battle token expired" : "the battle token is not valid for this battle");
         return;
     }
-    /* Early answers from memory; Redis stays the authority for everything else. */
-    const battle *b = battles_find(s, id);
-    if (b && (b->phase == BATTLE_WAITING || b->phase == BATTLE_STREAMING)) {
-        http_error(s, req, 425, "not_finished", "both answers must be complete before the vote");
-        return;
-    }
-    if (b && battle_can_vote(b) == BATTLE_E_FAILED) {
-        http_error(s, req, 409, "side_failed", "a side failed to answer; regenerate before voting");
+    /* Early answers from memory only while this server streams the battle (its copy is then
+     * the newest); otherwise the battle may have been answered on another server, and the
+     * vote script decides from Redis (not_done there too). */
+    const battle *b = battles_find_busy(s, id);
+    if (b && (b->phase == BATTLE_WAITING || b->phase == BATTLE_STREAMING || battle_can_vote(b) == BATTLE_E_FAILED)) {
+        not_finished(s, req, battle_can_vote(b) == BATTLE_E_FAILED);
         return;
     }
     vote_op *op = calloc(1, sizeof *op);

@@ -36,12 +36,17 @@ expect_eq "simultaneous votes: one 200 and one 409 per battle" \
 echo "# simultaneous pairs won by server 1: $(awk '$2 == 200' "$T/race" | wc -l), by server 2: $(awk '$3 == 200' "$T/race" | wc -l)"
 expect_eq "one record per battle in the stream" "$(stream_ids "$REDIS_PORT" | sort -u | wc -l) $(stream_ids "$REDIS_PORT" | wc -l)" "$N $N"
 
-# Created on one server, streamed on the other, voted on the first: the first holds a copy
-# of the battle from before its answers; the vote must still count (Redis has the answers).
+# Created on one server, streamed on the other, a turn and the vote on the first: the first
+# holds a copy of the battle from before its answers; Redis has them, and it decides.
 api_post "$U1" /api/battles '{"prompt": "Lily"}' "$T/x" >/dev/null
 XID=$(jq -r .id "$T/x"); XTOK=$(jq -r .token "$T/x")
 timeout 30 curl -sN "$U2/api/battles/$XID/stream" >"$T/xs"
 expect_eq "streamed on server 2" "$(grep -c '^event: done' "$T/xs")" 2
+# A follow-up turn on server 1 (its copy is from before the answers), streamed on server 2.
+expect_eq "follow-up turn on server 1: 200" \
+  "$(api_post "$U1" "/api/battles/$XID/messages" "{\"prompt\":\"And then?\",\"token\":\"$XTOK\"}" "$T/xm")" 200
+timeout 30 curl -sN "$U2/api/battles/$XID/stream" >"$T/xs2"
+expect_eq "second turn streamed on server 2" "$(jq -r .turn "$T/xm") $(grep -c '^event: done' "$T/xs2")" "2 2"
 code=$(api_post "$U1" "/api/battles/$XID/vote" "{\"winner\":\"a\",\"token\":\"$XTOK\"}" "$T/xv")
 expect_eq "voted on server 1, where it was created: 200" "$code" 200
 [[ $code == 200 ]] && N=$((N + 1)) || echo "# server 1 answered: $(cat "$T/xv")"
