@@ -30,7 +30,9 @@ PROGRAMS   :=
 TEST_PROGS :=
 BENCH_PROGS :=
 
-.PHONY: all test asan bench cuda test-cuda run deps clean check-build web
+.PHONY: all test asan bench cuda test-cuda run deps clean web
+# Objects of test and bench programs are kept: they are build products, not scratch files.
+.SECONDARY:
 all: build-all
 
 # $(call test_rules,MODULE,LIBRARIES,LDLIBS):
