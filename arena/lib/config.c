@@ -36,6 +36,7 @@ static const field config_fields[] = {
     {"battles.temperature", F_DBL, C(temperature), 0, 2},
     {"limits.max_body", F_LONG, C(max_body), 256, 1 << 30},
     {"limits.max_headers", F_LONG, C(max_headers), 256, 1 << 20},
+    {"limits.header_timeout", F_DBL, C(header_timeout), 0.01, 3600},
     {"limits.max_prompt_chars", F_INT, C(max_prompt_chars), 1, 1 << 24},
     {"limits.battles_per_minute", F_INT, C(battles_per_minute), 0, 1e9},
     {"limits.votes_per_minute", F_INT, C(votes_per_minute), 0, 1e9},
@@ -189,6 +190,7 @@ static int defaults(cfg_config *c)
     c->temperature = 0.7;
     c->max_body = 16384;
     c->max_headers = 8192;
+    c->header_timeout = 10;
     c->max_prompt_chars = 4000;
     c->battles_per_minute = 20;
     c->votes_per_minute = 60;

@@ -120,6 +120,7 @@ static void serve_metrics(server *s, struct evhttp_request *req)
     for (int i = 0; i < 6; i++)
         evbuffer_add_printf(b, "arena_errors_total{kind=\"%s\"} %llu\n", error_kinds[i], (unsigned long long)m->errors_by_status[i]);
     evbuffer_add_printf(b, "arena_errors_total{kind=\"upstream\"} %llu\n", (unsigned long long)m->upstream_errors);
+    evbuffer_add_printf(b, "arena_errors_total{kind=\"slow_client\"} %llu\n", (unsigned long long)m->slow_clients);
     evbuffer_add_printf(b, "# HELP arena_sse_connections Browser event streams open now.\n# TYPE arena_sse_connections gauge\n"
                            "arena_sse_connections %llu\n", (unsigned long long)m->sse_open);
     evbuffer_add_printf(b, "# HELP arena_sse_connections_total Browser event streams opened.\n# TYPE arena_sse_connections_total counter\n"

@@ -7,12 +7,14 @@
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/event.h>
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -259,6 +261,83 @@ done:
     free(decoded);
 }
 
+/* ---- the deadline for a new connection's request ----
+ *
+ * evhttp's timeout restarts with every byte, so a client trickling its request head is
+ * never dropped by it. Each accepted connection gets a timer of limits.header_timeout,
+ * cancelled when its first request is routed; on expiry the socket is shut down and evhttp
+ * frees the connection on the EOF it reads. The deadline holds a reference to the
+ * bufferevent, so a connection closed before either event leaves its socket open (and the
+ * descriptor unused by others) until the timer ends. Deadlines are found by bufferevent
+ * in a small chained hash. */
+
+#define HEAD_BUCKETS 1024
+
+struct head_deadline {
+    server *s;
+    struct bufferevent *bev;
+    struct event *timer;
+    struct head_deadline *next;
+};
+
+static struct head_deadline **head_slot(server *s, const struct bufferevent *bev)
+{
+    struct head_deadline **p = &s->heads[((uintptr_t)bev >> 4) & (HEAD_BUCKETS - 1)];
+    while (*p && (*p)->bev != bev) p = &(*p)->next;
+    return p;
+}
+
+static void head_release(struct head_deadline **p)
+{
+    struct head_deadline *d = *p;
+    *p = d->next;
+    event_free(d->timer);
+    bufferevent_decref(d->bev);
+    free(d);
+}
+
+static void on_head_expired(evutil_socket_t fd, short what, void *arg)
+{
+    struct head_deadline *d = arg;
+    evutil_socket_t sock = bufferevent_getfd(d->bev);
+    if (sock >= 0) shutdown(sock, SHUT_RDWR);
+    d->s->m.slow_clients++;
+    head_release(head_slot(d->s, d->bev));
+}
+
+static struct bufferevent *with_deadline(server *s, struct bufferevent *bev)
+{
+    struct head_deadline *d = bev ? calloc(1, sizeof *d) : NULL;
+    if (!d || !(d->timer = evtimer_new(s->base, on_head_expired, d))) {
+        free(d);
+        return bev;  /* no deadline: the idle timeout still applies */
+    }
+    d->s = s;
+    d->bev = bev;
+    bufferevent_incref(bev);
+    struct timeval tv = {(time_t)s->cfg->header_timeout, (suseconds_t)((s->cfg->header_timeout - (time_t)s->cfg->header_timeout) * 1e6)};
+    evtimer_add(d->timer, &tv);
+    struct head_deadline **p = head_slot(s, bev);
+    d->next = *p;
+    *p = d;
+    return bev;
+}
+
+static void head_arrived(server *s, struct evhttp_request *req)
+{
+    struct evhttp_connection *conn = evhttp_request_get_connection(req);
+    struct head_deadline **p = conn ? head_slot(s, evhttp_connection_get_bufferevent(conn)) : NULL;
+    if (p && *p) head_release(p);
+}
+
+static void head_release_all(server *s)
+{
+    for (size_t i = 0; s->heads && i < HEAD_BUCKETS; i++)
+        while (s->heads[i]) head_release(&s->heads[i]);
+    free(s->heads);
+    s->heads = NULL;
+}
+
 /* ---- routing ---- */
 
 /* Splits "/api/battles/ID/ACTION" into its id and action (into caller buffers). */
@@ -276,6 +355,7 @@ static void route(struct evhttp_request *req, void *arg)
 {
     server *s = arg;
     s->m.requests++;
+    head_arrived(s, req);
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD, post = cmd == EVHTTP_REQ_POST;
@@ -329,11 +409,18 @@ static void route(struct evhttp_request *req, void *arg)
 
 /* ---- TLS ---- */
 
-static struct bufferevent *tls_bevcb(struct event_base *base, void *arg)
+/* Every accepted connection's bufferevent: TLS when configured, with its deadline. */
+static struct bufferevent *new_connection(struct event_base *base, void *arg)
 {
     server *s = arg;
-    SSL *ssl = SSL_new(s->tls);
-    return ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    struct bufferevent *bev;
+    if (s->tls) {
+        SSL *ssl = SSL_new(s->tls);
+        bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
+    } else {
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    }
+    return with_deadline(s, bev);
 }
 
 static SSL_CTX *tls_context(const cfg_config *c, char *err, size_t errlen)
@@ -372,10 +459,9 @@ int http_start(server *s, char *err, size_t errlen)
     evhttp_set_timeout(s->http, 30);  /* a client that sends nothing for 30 s is dropped (SSE: see battles.c) */
     evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
     evhttp_set_gencb(s->http, route, s);
-    if (c->tls_cert) {
-        if (!(s->tls = tls_context(c, err, errlen))) return -1;
-        evhttp_set_bevcb(s->http, tls_bevcb, s);
-    }
+    if (c->tls_cert && !(s->tls = tls_context(c, err, errlen))) return -1;
+    if (!(s->heads = calloc(HEAD_BUCKETS, sizeof *s->heads))) { snprintf(err, errlen, "out of memory"); return -1; }
+    evhttp_set_bevcb(s->http, new_connection, s);
     if (!evhttp_bind_socket_with_handle(s->http, c->host, (ev_uint16_t)c->port)) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
         return -1;
@@ -387,6 +473,7 @@ void http_stop(server *s)
 {
     if (s->http) evhttp_free(s->http);
     s->http = NULL;
+    head_release_all(s);
     SSL_CTX_free(s->tls);
     s->tls = NULL;
 }

@@ -49,6 +49,7 @@ typedef struct metrics {
     uint64_t votes[8];              /* by store_status, plus VOTE_BAD_TOKEN */
     uint64_t errors_by_status[6];   /* 400 403 404 409 413/425/429 grouped: see health.c */
     uint64_t upstream_errors;
+    uint64_t slow_clients;          /* connections cut off by limits.header_timeout */
 } metrics;
 
 struct server {
@@ -57,6 +58,7 @@ struct server {
     struct evhttp       *http;
     SSL_CTX             *tls;       /* server side; NULL for plain HTTP */
     SSL_CTX             *tls_client;/* for https:// upstreams; NULL until needed */
+    struct head_deadline **heads;   /* connections still sending their first request, by bufferevent */
     store               *store;
     board               *board;
     st_table            *static_table;
