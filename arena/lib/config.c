@@ -29,6 +29,8 @@ static const field config_fields[] = {
     {"redis.password", F_STR, C(redis_password), 0, 0},
     {"redis.sentinels", F_LIST, C(sentinels), 0, 0},
     {"redis.sentinel_master", F_STR, C(sentinel_master), 0, 0},
+    {"redis.wait_replicas", F_INT, C(wait_replicas), 0, 100},
+    {"redis.wait_timeout_ms", F_INT, C(wait_timeout_ms), 1, 60000},
     {"battles.token_secret", F_STR, C(token_secret), 0, 0},
     {"battles.ttl", F_INT, C(battle_ttl), 60, 365 * 86400},
     {"battles.max_turns", F_INT, C(max_turns), 1, 100},
@@ -191,6 +193,7 @@ static int defaults(cfg_config *c)
     c->max_body = 16384;
     c->max_headers = 8192;
     c->header_timeout = 10;
+    c->wait_timeout_ms = 100;
     c->max_prompt_chars = 4000;
     c->battles_per_minute = 20;
     c->votes_per_minute = 60;

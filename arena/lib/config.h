@@ -42,6 +42,8 @@ typedef struct cfg_config {
     char *redis_password;             /* overrides a password in the URL */
     cfg_strlist sentinels;            /* "host:port" each; when set, redis_url is only the db */
     char *sentinel_master;            /* "arena" */
+    int   wait_replicas;              /* replicas that must have a vote before its ack: 0 */
+    int   wait_timeout_ms;            /* how long to wait for them: 100 */
     /* battles */
     char *token_secret;               /* HMAC key; required (>= 16 bytes) */
     int   battle_ttl;                 /* seconds a battle lives in Redis: 86400 */

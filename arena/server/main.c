@@ -101,6 +101,8 @@ static store *open_store(const cfg_config *c, struct event_base *base, char *err
     sc.sentinels = (const char *const *)c->sentinels.v;
     sc.n_sentinels = c->sentinels.n;
     sc.master_name = c->sentinel_master;
+    sc.wait_replicas = c->wait_replicas;
+    sc.wait_timeout_ms = c->wait_timeout_ms;
     sc.log = log_store;
     return store_new(base, &sc, err, errlen);
 }

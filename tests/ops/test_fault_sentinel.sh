@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sentinel failover under a vote load: a master (ops/redis.conf), a replica
+# Sentinel failover under a vote load: a master (ops/redis.conf), two replicas
 # (ops/redis/replica.conf) and three sentinels (ops/redis/sentinel.conf, quorum 2) on free
 # ports; arena-server finds the master through the sentinels. The master is killed -9
 # mid-load; after the failover votes are acknowledged again, and every acknowledged vote
@@ -15,8 +15,14 @@ RP=$(free_port)
 cp ops/redis/replica.conf "$T/replica.conf"
 mkdir -p "$T/replica"
 spawn replica redis-server "$T/replica.conf" --port "$RP" --dir "$T/replica" --replicaof 127.0.0.1 "$MP"
-link_up() { redis-cli -p "$RP" info replication | grep -q 'master_link_status:up'; }
-check "replica in sync" wait_for 15 link_up
+# A second replica, never promoted (priority 0): the sentinels point it at the new master,
+# so votes, which wait for one replica, are acknowledged again after the failover.
+R2P=$(free_port)
+cp ops/redis/replica.conf "$T/replica2.conf"
+mkdir -p "$T/replica2"
+spawn replica2 redis-server "$T/replica2.conf" --port "$R2P" --dir "$T/replica2" --replicaof 127.0.0.1 "$MP" --replica-priority 0
+link_up() { redis-cli -p "$1" info replication | grep -q 'master_link_status:up'; }
+check "replicas in sync" wait_for 15 bash -c "$(declare -f link_up); link_up $RP && link_up $R2P"
 
 SPORTS=()
 for i in 1 2 3; do
@@ -41,16 +47,9 @@ check "three sentinels see each other" wait_for 20 sentinels_meet
 start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
 start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
 # With asynchronous replication a vote acknowledged just before the kill can miss the
-# replica; the store's WAIT closes that window (an ack then needs the replica's copy).
-# Used when the server's config offers it (redis.wait_replicas).
-wait_json='{}'
-if grep -q 'redis.wait_replicas' "$ARENA_BIN/arena-server"; then
-  wait_json='{"wait_replicas": 1, "wait_timeout_ms": 500}'; echo "# votes wait for the replica (WAIT 1)"
-else
-  echo "# arena-server has no redis.wait_replicas setting: acknowledgements do not wait for the replica"
-fi
-OPS_CONFIG_EXTRA=$(jq -nc --argjson s "$(printf '"127.0.0.1:%s"\n' "${SPORTS[@]}" | jq -sc .)" --argjson w "$wait_json" \
-  '{redis: ({sentinels: $s, sentinel_master: "arena"} + $w)}') \
+# replica; redis.wait_replicas closes that window (an ack then needs the replica's copy).
+OPS_CONFIG_EXTRA=$(jq -nc --argjson s "$(printf '"127.0.0.1:%s"\n' "${SPORTS[@]}" | jq -sc .)" \
+  '{redis: {sentinels: $s, sentinel_master: "arena", wait_replicas: 1, wait_timeout_ms: 500}}') \
   ops_config "$T/arena.json" "redis://127.0.0.1:1/0" stories260K="$W1" llama2xs="$W2"
 start_arena arena "$T/arena.json" || exit 1
 check "ready through the sentinels" wait_for 10 curl -sf "$ARENA_URL/readyz"
