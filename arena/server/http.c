@@ -108,6 +108,16 @@ void http_error(server *s, struct evhttp_request *req, int status, const char *c
     http_reply_json(s, req, status, json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg));
 }
 
+/* Why a body that is not a JSON object was refused, in the client's terms (jansson's own
+ * text would name a byte or one of its flags). */
+static void refuse_body(server *s, struct evhttp_request *req, const json_t *parsed, const json_error_t *je)
+{
+    if (parsed) http_error(s, req, 400, "malformed", "the body must be a JSON object");
+    else if (json_error_code(je) == json_error_invalid_utf8) http_error(s, req, 400, "malformed", "the body is not valid UTF-8");
+    else if (json_error_code(je) == json_error_null_character) http_error(s, req, 400, "malformed", "a string in the body contains \\u0000, which is not allowed");
+    else http_error(s, req, 400, "malformed", "the body must be a JSON object: %s", je->text);
+}
+
 json_t *http_json_body(server *s, struct evhttp_request *req)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -120,7 +130,7 @@ json_t *http_json_body(server *s, struct evhttp_request *req)
     json_t *o = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &je);
     if (!o || !json_is_object(o)) {
         json_decref(o);
-        http_error(s, req, 400, "malformed", "the body must be a JSON object%s%s", o ? "" : ": ", o ? "" : je.text);
+        refuse_body(s, req, o, &je);
         return NULL;
     }
     return o;

@@ -126,12 +126,13 @@ check "duplicate keys: 400" bad_request '{"prompt": "a", "prompt": "b"}'
 check "a prompt that is a number: 400" bad_request '{"prompt": 7}'
 check "10,000 nested arrays: 400" bad_request "$(printf '%.0s[' $(seq 7000))"
 check "a NUL in the prompt: 400" bad_request '{"prompt": "a\u0000b"}'
+check "the NUL's message speaks of the body, not of parser flags" bash -c "! grep -q JSON_ALLOW_NUL '$T/body'"
 check "a lone surrogate: 400" bad_request '{"prompt": "\ud800"}'
 check "overlong UTF-8 (C0 AF): 400" bad_request "$(printf '{"prompt": "\xc0\xaf"}')"
 check "UTF-8 surrogate bytes (ED A0 80): 400" bad_request "$(printf '{"prompt": "\xed\xa0\x80"}')"
 check "truncated UTF-8 sequence: 400" bad_request "$(printf '{"prompt": "caf\xc3"}')"
 post "$D" /api/battles "$(printf '{"prompt": "\xff"}')" >/dev/null
-check "invalid UTF-8: the message names the byte" grep -qi 'byte 0xff' "$T/body"
+expect_eq "invalid UTF-8: the message says so" "$(jq -r .error.message "$T/body")" "the body is not valid UTF-8"
 check "still serving after the bad input" curl -skf "$D/healthz"
 
 # ---- forged and replayed vote tokens ----
