@@ -1,6 +1,8 @@
 /* health.c: model health probes (GET {endpoint}/v1/models, which every OpenAI-compatible
- * server answers), the public model list, /healthz, /readyz and /metrics. A model whose
- * probe fails, or whose stream could not connect, leaves sampling until a probe succeeds. */
+ * server answers), the public model list, /healthz, /readyz and /metrics. A model leaves
+ * sampling when PROBE_FAILURES probes in a row fail (one slow answer on a busy host is not
+ * an outage), at its first failed probe if it never answered one, or at once when a stream
+ * could not reach it; it is back when a probe succeeds. */
 #include "server.h"
 
 #include <event2/buffer.h>
@@ -8,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define PROBE_FAILURES 2
 
 void health_mark(server *s, model_state *m, int healthy)
 {
@@ -31,7 +35,15 @@ static void on_probe(struct evhttp_request *req, void *arg)
     int code = req ? evhttp_request_get_response_code(req) : 0;
     m->probing = 0;
     m->probed = 1;
-    health_mark(m->s, m, code == 200);
+    if (code == 200) {
+        m->probe_failures = 0;
+        m->answered = 1;
+        health_mark(m->s, m, 1);
+        return;
+    }
+    m->probe_failures++;
+    if (m->s->access_log) fprintf(m->s->access_log, "model %s: probe failed (%d in a row)\n", m->cfg->name, m->probe_failures);
+    if (m->probe_failures >= PROBE_FAILURES || !m->answered) health_mark(m->s, m, 0);
 }
 
 static void probe_all(evutil_socket_t fd, short what, void *arg)
@@ -49,7 +61,7 @@ static void probe_all(evutil_socket_t fd, short what, void *arg)
             }
             m->probe_conn = evhttp_connection_base_new(s->base, NULL, evhttp_uri_get_host(m->uri), (ev_uint16_t)(port < 0 ? 80 : port));
             if (!m->probe_conn) continue;
-            double t = s->cfg->health_interval < s->cfg->probe_timeout ? s->cfg->health_interval : s->cfg->probe_timeout;
+            double t = s->cfg->probe_timeout;  /* a probe still in flight skips the next tick */
             struct timeval tv = {(time_t)t, (suseconds_t)((t - (time_t)t) * 1e6)};
             evhttp_connection_set_timeout_tv(m->probe_conn, &tv);
             evhttp_connection_set_retries(m->probe_conn, 0);

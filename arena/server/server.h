@@ -29,8 +29,10 @@ typedef struct model_state {
     server *s;
     const cfg_model *cfg;
     struct evhttp_uri *uri;         /* parsed endpoint */
-    int healthy;                    /* last probe (or stream) succeeded */
+    int healthy;                    /* in sampling: see health.c */
     int probed;                     /* at least one probe answered */
+    int probe_failures;             /* failed probes in a row */
+    int answered;                   /* a probe has succeeded once */
     struct evhttp_connection *probe_conn;
     int probing;                    /* a probe is in flight */
     /* metrics */

@@ -9,8 +9,9 @@ start_ops_redis redis || exit 1
 start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
 start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
 start_worker babyllama105 models/babyllama105.bin models/tok105.bin --threads 1 || exit 1; W3=$WORKER_PORT; W3_PID=$WORKER_PID
-# Long answers, so that the kill lands while side b is streaming.
-OPS_CONFIG_EXTRA='{"battles": {"max_tokens": 256, "temperature": 1.0}}' \
+# Long answers, so that the kill lands while side b is streaming; probes every second
+# (ops_config) that time out after 0.5 s.
+OPS_CONFIG_EXTRA='{"battles": {"max_tokens": 256, "temperature": 1.0}, "limits": {"probe_timeout": 0.5}}' \
   ops_config "$T/arena.json" "redis://127.0.0.1:$REDIS_PORT/0" stories260K="$W1" llama2xs="$W2" babyllama105="$W3"
 start_arena arena "$T/arena.json" || exit 1
 U=$ARENA_URL
@@ -62,9 +63,26 @@ expect_eq "30 battles without the dead model" "$(grep -c babyllama105 "$T/while_
 
 spawn worker-babyllama105-again "$ARENA_BIN/arena-worker" serve --model models/babyllama105.bin --tokenizer models/tok105.bin \
   --name babyllama105 --port "$W3" --host 127.0.0.1 --threads 1
+W3_PID=$SPAWNED
 check "worker restarted" wait_for 20 curl -sf "http://127.0.0.1:$W3/health"
 check "metrics: the model is up again" wait_for 5 bash -c "curl -s '$U/metrics' | grep -q 'arena_model_up{model=\"babyllama105\"} 1'"
 battle_models 30 "$T/after"
 echo "# 30 battles after the restart: $(sort "$T/after" | uniq -c | tr -s ' ' | tr '\n' ';')"
 check "the model is drawn again" grep -q babyllama105 "$T/after"
+
+# One failed probe (the worker stopped until a probe times out) keeps the model in
+# sampling; two in a row take it out.
+failed() { grep -c 'model babyllama105: probe failed' "$T/access.log"; }
+downs() { grep -c 'model babyllama105 is unhealthy' "$T/access.log"; }
+f0=$(failed) d0=$(downs)
+kill -STOP "$W3_PID"
+wait_for 5 bash -c "(( \$(grep -c 'model babyllama105: probe failed' '$T/access.log') > $f0 ))"
+kill -CONT "$W3_PID"
+check "one probe failed" test "$(failed)" -gt "$f0"
+sleep 1.5  # the next probe (every 1 s) answers: no second failure in a row
+expect_eq "one failed probe: the model stays in sampling" "$(downs)" "$d0"
+kill -STOP "$W3_PID"
+check "two failed probes in a row: the model leaves sampling" wait_for 6 bash -c "(( \$(grep -c 'model babyllama105 is unhealthy' '$T/access.log') > $d0 ))"
+kill -CONT "$W3_PID"
+check "and comes back with the next good probe" wait_for 5 bash -c "curl -s '$U/metrics' | grep -q 'arena_model_up{model=\"babyllama105\"} 1'"
 sanitizer_clean
