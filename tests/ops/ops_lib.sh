@@ -44,11 +44,12 @@ make_battles() {
   local url=$1 n=$2 file=$3 j pids=()
   for ((j = 0; j < 4; j++)); do
     (
-      local i id tok
+      local i id tok resp
       for ((i = j; i < n; i += 4)); do
-        read -r id tok < <(curl -s -m 10 -X POST -H 'Content-Type: application/json' -d '{"prompt":"Once upon a time"}' \
-          "$url/api/battles" | jq -r '"\(.id) \(.token)"')
-        [[ $id != null && -n $id ]] || continue
+        resp=$(curl -s -m 10 -w ' %{http_code}' -X POST -H 'Content-Type: application/json' -d '{"prompt":"Once upon a time"}' \
+          "$url/api/battles")
+        read -r id tok < <(jq -r '"\(.id) \(.token)"' <<<"${resp% *}" 2>/dev/null)
+        [[ $id != null && -n $id ]] || { echo "# make_battles: create answered ${resp##* }: ${resp% *}"; continue; }
         timeout 30 curl -sN "$url/api/battles/$id/stream" >/dev/null
         echo "$id $tok" >>"$file"
       done
