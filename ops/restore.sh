@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ops/restore.sh BACKUP_DIR DATA_DIR: puts a backup made by ops/backup.sh back as the
 # Redis data of DATA_DIR (the dir of ops/redis.conf, e.g. var/redis). Redis must be stopped.
-# What is in DATA_DIR now is moved aside to DATA_DIR/pre-restore-<time>/, never deleted.
+# What is in DATA_DIR now is moved aside to DATA_DIR/pre-restore-<time>-<random>/, never deleted.
 #   With appendonlydir.tgz in the backup: the AOF files are restored (the newest state).
 #   Else: dump.rdb is restored, and a temporary redis-server rewrites it into an AOF
 #   (with appendonly yes Redis would otherwise start from the empty AOF, not the RDB).
@@ -25,8 +25,8 @@ mkdir -p "$data"
 # A running Redis would overwrite the restored files on its next write.
 if command -v fuser >/dev/null && fuser -s "$data"/appendonlydir/* 2>/dev/null; then die "Redis is still running on $data: stop it first"; fi
 
-aside=$data/pre-restore-$(date -u +%Y%m%dT%H%M%SZ)
-mkdir -p "$aside"
+# Unique even for two restores in one second.
+aside=$(mktemp -d "$data/pre-restore-$(date -u +%Y%m%dT%H%M%SZ)-XXXX") || die "cannot create a directory in $data"
 for f in appendonlydir dump.rdb; do [[ -e $data/$f ]] && mv "$data/$f" "$aside/"; done
 
 if [[ -s $backup/appendonlydir.tgz ]]; then

@@ -161,6 +161,9 @@ battle_status battle_follow_up(battle *b, const char *prompt, int max_turns)
     if (b->turns >= max_turns) return BATTLE_E_TURNS;
     for (int s = 0; s < 2; s++)
         if (append_message(b->side[s].conv, "user", prompt) < 0) return BATTLE_E_NOMEM;
+    /* Both answers of the new turn are pending: a copy saved now and restored by another
+     * server (or after a restart) must ask for them, not show the last turn as done. */
+    for (int s = 0; s < 2; s++) b->side[s].state = SIDE_PENDING;
     b->turns++;
     b->phase = BATTLE_WAITING;
     return BATTLE_OK;

@@ -57,6 +57,13 @@ static void test_machine(void)
     battle_finish(b, 1, 1, ident);
     battle_finish(b, 0, 1, ident);
     CHECK(battle_follow_up(b, "more", 2) == BATTLE_OK && b->turns == 2 && json_array_size(b->side[1].conv) == 3, "follow-up");
+    CHECK(b->phase == BATTLE_WAITING && b->side[0].state == SIDE_PENDING && b->side[1].state == SIDE_PENDING,
+          "a follow-up leaves both answers pending");
+    /* As another server restores it from Redis, where a pending side is saved as streaming. */
+    battle *f = battle_restore("id0", "ma", "mb", 1, 2, 0, b->side[0].conv, b->side[1].conv, SIDE_STREAMING, SIDE_STREAMING, 0, 0);
+    CHECK(f && f->phase == BATTLE_WAITING && json_array_size(f->side[0].conv) == 3 && battle_start(f) == BATTLE_OK,
+          "a follow-up restored elsewhere is answered there");
+    battle_free(f);
     battle_start(b);
     battle_finish(b, 0, 1, NULL);
     battle_finish(b, 1, 1, NULL);
