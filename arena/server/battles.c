@@ -9,8 +9,8 @@
  * `end` {"saved"} is sent: a vote sent after `end` finds the battle finished in Redis.
  *
  * A battle not in memory (created by another server, or before a restart) is loaded from
- * Redis on demand (battle_restore). Idle battles leave memory after IDLE_SECONDS; they
- * stay in Redis until their TTL. */
+ * Redis on demand (battle_restore). A battle leaves memory when it is voted on, or after
+ * IDLE_SECONDS idle; it stays in Redis until its TTL. */
 #include "server.h"
 
 #include <event2/buffer.h>
@@ -153,10 +153,14 @@ const battle *battles_find_busy(server *s, const char *id)
     return lb && busy(lb) ? lb->b : NULL;
 }
 
+/* A voted battle takes no more turns and its record is in Redis: memory keeps it only
+ * while a browser stream still holds it (the idle sweep frees it then). */
 void battles_mark_voted(server *s, const char *id)
 {
     live_battle *lb = find(s, id);
-    if (lb) battle_vote(lb->b);
+    if (!lb) return;
+    battle_vote(lb->b);
+    if (!busy(lb)) remove_live(s, lb);
 }
 
 void battles_sweep(server *s)

@@ -114,6 +114,7 @@ void battles_free_all(server *s);
 const battle *battles_find(server *s, const char *id);
 /* The battle only while this server streams or saves it: then memory is ahead of Redis. */
 const battle *battles_find_busy(server *s, const char *id);
+/* Marks the battle voted and frees it from memory unless a browser stream holds it. */
 void battles_mark_voted(server *s, const char *id);
 int  battles_id_valid(const char *id);
 
