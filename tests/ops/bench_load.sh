@@ -20,9 +20,7 @@ start_ops_redis redis || exit 1
 # Probes every 2 s: the server waits for a probe at most min(health_interval,
 # upstream_connect_timeout), and a worker busy on both cores can take longer than the
 # tests' 0.3 s to answer one.
-start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT; P_W1=$WORKER_PID
-start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT; P_W2=$WORKER_PID
-start_worker babyllama105 models/babyllama105.bin models/tok105.bin --threads 1 || exit 1; W3=$WORKER_PORT; P_W3=$WORKER_PID
+start_ops_workers 3 || exit 1
 OPS_CONFIG_EXTRA='{"battles": {"max_tokens": 16}, "access_log": "", "limits": {"health_interval": 2}}' \
   ops_config "$T/arena.json" "redis://127.0.0.1:$REDIS_PORT/0" stories260K="$W1" llama2xs="$W2" babyllama105="$W3"
 start_arena arena1 "$T/arena.json" || exit 1; S1=$ARENA_PORT P_S1=$ARENA_PID
@@ -40,7 +38,7 @@ memory() {
   printf '# memory %-7s RSS MB: arena1 %.1f, arena2 %.1f, nginx %.1f, redis %.1f (used_memory %.1f), workers %.1f %.1f %.1f; live battles %s %s\n' "$1" \
     "$(bc <<<"scale=1; $(rss "$P_S1")/1024")" "$(bc <<<"scale=1; $(rss "$P_S2")/1024")" "$(bc <<<"scale=1; $(nginx_rss)/1024")" \
     "$(bc <<<"scale=1; $(rss "$REDIS_PID")/1024")" "$(bc <<<"scale=1; $(redis-cli -p "$REDIS_PORT" info memory | awk -F: '/^used_memory:/ { print $2 }' | tr -d '\r')/1048576")" \
-    "$(bc <<<"scale=1; $(rss "$P_W1")/1024")" "$(bc <<<"scale=1; $(rss "$P_W2")/1024")" "$(bc <<<"scale=1; $(rss "$P_W3")/1024")" \
+    "$(bc <<<"scale=1; $(rss "$W1_PID")/1024")" "$(bc <<<"scale=1; $(rss "$W2_PID")/1024")" "$(bc <<<"scale=1; $(rss "$W3_PID")/1024")" \
     "$(curl -s "http://127.0.0.1:$S1/metrics" | awk '/^arena_live_battles/ { print $2 }')" "$(curl -s "http://127.0.0.1:$S2/metrics" | awk '/^arena_live_battles/ { print $2 }')"
 }
 kb_s1_before=$(rss "$P_S1") kb_s2_before=$(rss "$P_S2")

@@ -14,6 +14,20 @@ start_ops_redis() {
   wait_for 10 redis-cli -p "$REDIS_PORT" ping || { echo "# redis-server $name did not start"; tail "$T/$name.log"; return 1; }
 }
 
+# start_ops_workers N: an arena-worker (one thread) for each of the first N shipped models:
+# stories260K, llama2xs, babyllama105. Sets W1..WN to their ports and W1_PID..WN_PID.
+start_ops_workers() {
+  local specs=("stories260K models/stories260K.bin models/tok512.bin"
+               "llama2xs models/llama2xs.bin models/tok512.bin"
+               "babyllama105 models/babyllama105.bin models/tok105.bin") i name model tok
+  for ((i = 0; i < $1; i++)); do
+    read -r name model tok <<<"${specs[i]}"
+    start_worker "$name" "$model" "$tok" --threads 1 || return 1
+    printf -v "W$((i + 1))" %s "$WORKER_PORT"
+    printf -v "W$((i + 1))_PID" %s "$WORKER_PID"
+  done
+}
+
 # ops_config FILE REDIS_URL NAME=PORT...: ops/arena.json with these models on local
 # workers, Redis at REDIS_URL, short answers, no per-IP limits (the load comes from one
 # address), fast health probes. $OPS_CONFIG_EXTRA (a jq object) is merged last.

@@ -8,8 +8,7 @@
 N=60
 start_ops_redis redis || exit 1
 RP=$REDIS_PORT
-start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
-start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
+start_ops_workers 2 || exit 1
 ops_config "$T/arena.json" "redis://127.0.0.1:$RP/0" stories260K="$W1" llama2xs="$W2"
 start_arena arena "$T/arena.json" || exit 1
 check "ready" wait_for 10 curl -sf "$ARENA_URL/readyz"

@@ -44,8 +44,7 @@ sentinels_meet() {
 }
 check "three sentinels see each other" wait_for 20 sentinels_meet
 
-start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
-start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
+start_ops_workers 2 || exit 1
 # With asynchronous replication a vote acknowledged just before the kill can miss the
 # replica; redis.wait_replicas closes that window (an ack then needs the replica's copy).
 OPS_CONFIG_EXTRA=$(jq -nc --argjson s "$(printf '"127.0.0.1:%s"\n' "${SPORTS[@]}" | jq -sc .)" \

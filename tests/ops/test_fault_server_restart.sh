@@ -7,8 +7,7 @@
 
 N=40
 start_ops_redis redis || exit 1
-start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
-start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
+start_ops_workers 2 || exit 1
 ops_config "$T/arena.json" "redis://127.0.0.1:$REDIS_PORT/0" stories260K="$W1" llama2xs="$W2"
 start_arena arena "$T/arena.json" || exit 1
 PORT=$ARENA_PORT U=$ARENA_URL

@@ -6,9 +6,7 @@
 . "$(dirname "$0")/ops_lib.sh"
 
 start_ops_redis redis || exit 1
-start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
-start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
-start_worker babyllama105 models/babyllama105.bin models/tok105.bin --threads 1 || exit 1; W3=$WORKER_PORT; W3_PID=$WORKER_PID
+start_ops_workers 3 || exit 1
 # Long answers, so that the kill lands while side b is streaming; probes every second
 # (ops_config) that time out after 0.5 s.
 OPS_CONFIG_EXTRA='{"battles": {"max_tokens": 256, "temperature": 1.0}, "limits": {"probe_timeout": 0.5}}' \

@@ -7,9 +7,7 @@
 
 N=20
 start_ops_redis redis || exit 1
-start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
-start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
-start_worker babyllama105 models/babyllama105.bin models/tok105.bin --threads 1 || exit 1; W3=$WORKER_PORT
+start_ops_workers 3 || exit 1
 ops_config "$T/arena.json" "redis://127.0.0.1:$REDIS_PORT/0" stories260K="$W1" llama2xs="$W2" babyllama105="$W3"
 start_arena arena1 "$T/arena.json" || exit 1; U1=$ARENA_URL
 start_arena arena2 "$T/arena.json" || exit 1; U2=$ARENA_URL

@@ -11,8 +11,7 @@
 SECRET=ops-test-secret-0123456789abcdef
 make_cert "$T/tls"
 start_ops_redis redis || exit 1
-start_worker stories260K models/stories260K.bin models/tok512.bin --threads 1 || exit 1; W1=$WORKER_PORT
-start_worker llama2xs models/llama2xs.bin models/tok512.bin --threads 1 || exit 1; W2=$WORKER_PORT
+start_ops_workers 2 || exit 1
 # Direct server: nobody is a trusted proxy. Proxied server (Redis db 1, its own counters):
 # nginx on loopback is. Both allow 3 battles a minute per client address.
 OPS_CONFIG_EXTRA='{"limits": {"battles_per_minute": 3, "trusted_proxies": []}}' \
