@@ -20,9 +20,10 @@ void inf_rmsnorm(float *out, const float *x, const float *weight, int rows, int 
 }
 
 /* Dot products are summed in 8 interleaved partial sums held in one vector (GCC/clang
- * vector extension: two SSE registers, or one AVX register in the AVX2 clone), then the
- * lanes pairwise, then the scalar tail: a fixed order for a given length, on any CPU.
- * (ISO C mode means no FMA contraction, so both clones round identically.) */
+ * vector extension: two SSE registers, or one AVX register in the AVX2 and AVX-512
+ * clones), then the lanes pairwise, then the scalar tail: a fixed order for a given
+ * length, on any CPU. (ISO C mode means no FMA contraction, so all clones round
+ * identically.) */
 typedef float v8f __attribute__((vector_size(32)));
 /* The same for loads and stores at any float address (and aliasing float arrays). Vectors
  * never cross a call: passing them by value would depend on the AVX ABI. */
@@ -57,49 +58,84 @@ HELPER float dot1(const float *w, const float *x, int n)
     return s;
 }
 
-/* Four weight rows against one input row: the arithmetic of four dot1() calls,
- * interleaved so that the four sums overlap in the pipeline and x is loaded once. */
-HELPER void dot4(float *out, const float *w, const float *x, int n)
+/* The four sums of A[0..3], each in reduce8()'s order, as {sum A[0], ..., sum A[3]}:
+ * the same additions done four at a time. */
+HELPER void reduce8x4(v4f *s, const v8f *a)
 {
-    const float *w0 = w, *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n;
-    v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        v8f xv = LOAD8(x + i);
-        a0 += LOAD8(w0 + i) * xv;
-        a1 += LOAD8(w1 + i) * xv;
-        a2 += LOAD8(w2 + i) * xv;
-        a3 += LOAD8(w3 + i) * xv;
-    }
-    float s0 = reduce8(&a0), s1 = reduce8(&a1), s2 = reduce8(&a2), s3 = reduce8(&a3);
-    for (; i < n; i++) {
-        s0 += w0[i] * x[i];
-        s1 += w1[i] * x[i];
-        s2 += w2[i] * x[i];
-        s3 += w3[i] * x[i];
-    }
-    out[0] = s0;
-    out[1] = s1;
-    out[2] = s2;
-    out[3] = s3;
+    /* ab = lo(a0) + hi(a0) | lo(a1) + hi(a1), cd the same for a2, a3. */
+    const v8f ab = __builtin_shufflevector(a[0], a[1], 0, 1, 2, 3, 8, 9, 10, 11) +
+                   __builtin_shufflevector(a[0], a[1], 4, 5, 6, 7, 12, 13, 14, 15);
+    const v8f cd = __builtin_shufflevector(a[2], a[3], 0, 1, 2, 3, 8, 9, 10, 11) +
+                   __builtin_shufflevector(a[2], a[3], 4, 5, 6, 7, 12, 13, 14, 15);
+    /* q = (h0 + h2, h1 + h3) of a0, a2 | of a1, a3. */
+    const v8f q = __builtin_shufflevector(ab, cd, 0, 1, 8, 9, 4, 5, 12, 13) +
+                  __builtin_shufflevector(ab, cd, 2, 3, 10, 11, 6, 7, 14, 15);
+    *s = __builtin_shufflevector(q, q, 0, 4, 2, 6) + __builtin_shufflevector(q, q, 1, 5, 3, 7);
 }
 
-/* The kernels with loops worth it come in an AVX2 and a baseline clone, chosen at load
- * time. (Static, with a plain exported wrapper: clang 14 emits the dispatcher of an
- * exported clone only in translation units that call it.) */
-#define CLONED __attribute__((target_clones("avx2", "default")))
+/* The most rows of x a micro-kernel takes at once (the AVX-512 one). */
+#define MAX_BLOCK_ROWS 6
 
-CLONED static void matmul(float *out, const float *x, const float *w, int rows, int in, int out_dim,
-                          int out_begin, int out_end)
+/* out[r][o] for ROWS (a constant once inlined) rows of x and 4 consecutive weight rows:
+ * ROWS x 4 accumulators in registers, so that each weight load serves every row and each
+ * x load every output. Each accumulator is exactly dot1()'s (8 lanes, reduce8, then the
+ * scalar tail), so a row's result does not depend on the rows beside it. */
+HELPER void matmul_block(float *out, int out_dim, const float *w, const float *x, int in, int rows)
+{
+    v8f acc[MAX_BLOCK_ROWS][4];
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++)
+#pragma GCC unroll 4
+        for (int o = 0; o < 4; o++)
+            acc[r][o] = (v8f){0};
+    int i = 0;
+    for (; i + 8 <= in; i += 8) {
+        v8f xv[MAX_BLOCK_ROWS];
+#pragma GCC unroll 8
+        for (int r = 0; r < rows; r++)
+            xv[r] = LOAD8(x + (size_t)r * in + i);
+#pragma GCC unroll 4
+        for (int o = 0; o < 4; o++) {
+            const v8f wv = LOAD8(w + (size_t)o * in + i);
+#pragma GCC unroll 8
+            for (int r = 0; r < rows; r++)
+                acc[r][o] += wv * xv[r];
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < rows; r++) {
+        v4f s;
+        reduce8x4(&s, acc[r]);
+        const float *xr = x + (size_t)r * in;
+        for (int j = i; j < in; j++) {
+            const v4f wj = {w[j], w[in + j], w[2 * in + j], w[3 * in + j]};
+            s += wj * xr[j];
+        }
+        memcpy(out + (size_t)r * out_dim, &s, sizeof s);
+    }
+}
+
+/* The matmul with blocks of up to BLOCK_ROWS rows (a constant: each case below is its own
+ * unrolled kernel). Blocks of four weight rows stay in L1 while every input row passes by. */
+HELPER void matmul_rows(float *out, const float *x, const float *w, int rows, int in, int out_dim,
+                        int out_begin, int out_end, int block_rows)
 {
     int o = out_begin;
-    /* Blocks of four weight rows stay in L1 while every input row passes by. */
     for (; o + 4 <= out_end; o += 4) {
         const float *wb = w + (size_t)o * in;
-        for (int r = 0; r < rows; r++) {
-            float s[4];
-            dot4(s, wb, x + (size_t)r * in, in);
-            memcpy(out + (size_t)r * out_dim + o, s, sizeof s);
+        int r = 0;
+        for (; r + block_rows <= rows; r += block_rows)
+            matmul_block(out + (size_t)r * out_dim + o, out_dim, wb, x + (size_t)r * in, in, block_rows);
+        float *ob = out + (size_t)r * out_dim + o;
+        const float *xb = x + (size_t)r * in;
+        /* The last rows - r < block_rows rows (the tests of block_rows drop the kernels
+         * a clone never runs). */
+        switch (rows - r) {
+        case 5: if (block_rows > 5) matmul_block(ob, out_dim, wb, xb, in, 5); break;
+        case 4: if (block_rows > 4) matmul_block(ob, out_dim, wb, xb, in, 4); break;
+        case 3: if (block_rows > 3) matmul_block(ob, out_dim, wb, xb, in, 3); break;
+        case 2: if (block_rows > 2) matmul_block(ob, out_dim, wb, xb, in, 2); break;
+        case 1: if (block_rows > 1) matmul_block(ob, out_dim, wb, xb, in, 1); break;
         }
     }
     for (; o < out_end; o++)
@@ -107,11 +143,34 @@ CLONED static void matmul(float *out, const float *x, const float *w, int rows, 
             out[(size_t)r * out_dim + o] = dot1(w + (size_t)o * in, x + (size_t)r * in, in);
 }
 
+/* One matmul per instruction set, the block as tall as its registers allow: 6 rows x 4
+ * outputs with AVX-512VL's 32 vector registers, 2 x 4 with AVX2's 16, 1 x 4 otherwise (a
+ * v8f is two SSE registers). No FMA anywhere: every clone rounds identically. */
+#define MATMUL_FOR(name, block_rows)                                                                \
+    static void name(float *out, const float *x, const float *w, int rows, int in, int out_dim,    \
+                     int out_begin, int out_end)                                                    \
+    {                                                                                               \
+        matmul_rows(out, x, w, rows, in, out_dim, out_begin, out_end, block_rows);                  \
+    }
+__attribute__((target("avx512f,avx512vl"))) MATMUL_FOR(matmul_avx512, 6)
+__attribute__((target("avx2"))) MATMUL_FOR(matmul_avx2, 2)
+MATMUL_FOR(matmul_baseline, 1)
+
 void inf_matmul(float *out, const float *x, const float *w, int rows, int in, int out_dim,
                 int out_begin, int out_end)
 {
-    matmul(out, x, w, rows, in, out_dim, out_begin, out_end);
+    if (__builtin_cpu_supports("avx512vl"))
+        matmul_avx512(out, x, w, rows, in, out_dim, out_begin, out_end);
+    else if (__builtin_cpu_supports("avx2"))
+        matmul_avx2(out, x, w, rows, in, out_dim, out_begin, out_end);
+    else
+        matmul_baseline(out, x, w, rows, in, out_dim, out_begin, out_end);
 }
+
+/* The kernels below come in an AVX2 and a baseline clone, chosen at load time. (Static,
+ * with a plain exported wrapper: clang 14 emits the dispatcher of an exported clone only
+ * in translation units that call it.) */
+#define CLONED __attribute__((target_clones("avx2", "default")))
 
 void inf_rope_table(float *cos_sin, int seq_len, int head_size)
 {

@@ -41,6 +41,28 @@ static void test_kernels(void)
     }
     CHECK(bad == 0, "matmul matches double precision on its output range only");
 
+    /* Each row's outputs are bit-identical whatever the batch: alone, or at any place of
+     * a batch of up to 15 rows (every block height of every kernel, and the tails of IN
+     * and of the outputs). */
+    enum { MAX_ROWS = 15, MAX_IN = 180, OUTS = 11 };
+    static float bx[MAX_ROWS * MAX_IN], bw[OUTS * MAX_IN], by[MAX_ROWS * OUTS];
+    bad = 0;
+    for (int in = 1; in <= MAX_IN; in += 7) {
+        for (int i = 0; i < MAX_ROWS * in; i++)
+            bx[i] = frand();
+        for (int i = 0; i < OUTS * in; i++)
+            bw[i] = frand();
+        for (int rows = 1; rows <= MAX_ROWS; rows++) {
+            inf_matmul(by, bx, bw, rows, in, OUTS, 0, OUTS);
+            for (int r = 0; r < rows; r++) {
+                float alone[OUTS];
+                inf_matmul(alone, bx + r * in, bw, 1, in, OUTS, 0, OUTS);
+                bad += memcmp(alone, by + r * OUTS, sizeof alone) != 0;
+            }
+        }
+    }
+    CHECK(bad == 0, "matmul rows are bit-identical alone and in batches of 1 to %d", MAX_ROWS);
+
     float v[37], sum = 0;
     for (int i = 0; i < 37; i++)
         v[i] = frand() * 30;
