@@ -233,23 +233,29 @@ HELPER void load_partial8(v8f *v, const float *p, int n, float fill)
     memcpy(v, p, (size_t)n * sizeof *p);
 }
 
-CLONED static void softmax(float *x, int n)
+/* The largest of the N floats at X, folded into the running lane-wise maximum M. */
+HELPER float max_of(const float *x, int n, v8f *m)
 {
-    v8f m = SPLAT8(x[0]), v;
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        v = LOAD8(x + i);
-        m = SELECT8(v > m, v, m);
+        const v8f v = LOAD8(x + i);
+        *m = SELECT8(v > *m, v, *m);
     }
-    if (i < n) {
-        load_partial8(&v, x + i, n - i, x[0]);
-        m = SELECT8(v > m, v, m);
-    }
-    float max = m[0];
+    float max = (*m)[0];
     for (int j = 1; j < 8; j++)
-        max = m[j] > max ? m[j] : max;
-    v8f acc = {0};
-    for (i = 0; i + 8 <= n; i += 8) {
+        max = (*m)[j] > max ? (*m)[j] : max;
+    for (; i < n; i++)
+        max = x[i] > max ? x[i] : max;
+    return max;
+}
+
+/* In place: x = exp(x - MAX); returns their sum (8 interleaved partial sums, then
+ * reduce8: a fixed order for a given N). The unnormalised half of a softmax. */
+HELPER float exp_sum(float *x, int n, float max)
+{
+    v8f acc = {0}, v;
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
         v = LOAD8(x + i) - max;
         exp8(&v);
         STORE8(x + i, v);
@@ -262,50 +268,81 @@ CLONED static void softmax(float *x, int n)
         memcpy(x + i, &v, (size_t)(n - i) * sizeof *x);
         acc += v;
     }
-    float scale = 1.0f / reduce8(&acc);
-    for (i = 0; i < n; i++)
+    return reduce8(&acc);
+}
+
+CLONED static void softmax(float *x, int n)
+{
+    v8f m = SPLAT8(-INFINITY);
+    const float scale = 1.0f / exp_sum(x, n, max_of(x, n, &m));
+    for (int i = 0; i < n; i++)
         x[i] *= scale;
 }
 
 void inf_softmax(float *x, int n) { softmax(x, n); }
 
-/* Scores are computed for 8 positions at once from the transposed keys (no horizontal
- * sums); each score is summed over i in order, as run.c does. The weighted sum of values
- * keeps 4 interleaved partial sums per 8 components (vector registers) when the head is a
- * multiple of 8 wide (all llama2.c models); other widths take scalar loops. */
+/* The scores of the 8 * NV (a constant once inlined) positions from T, into ATT: q . k_t
+ * summed over i in order, then divided by SCALE. NV independent vectors keep the
+ * pipeline busy; the running lane-wise maximum M takes them in. */
+HELPER void scores_block(float *att, const float *q, const float *keys, int key_stride, int t,
+                         int head_size, float scale, v8f *m, int nv)
+{
+    v8f acc[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < nv; j++)
+        acc[j] = q[0] * LOAD8(keys + t + 8 * j);
+    for (int i = 1; i < head_size; i++) {
+        const float *k = keys + (size_t)i * key_stride + t;
+#pragma GCC unroll 4
+        for (int j = 0; j < nv; j++)
+            acc[j] += q[i] * LOAD8(k + 8 * j);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < nv; j++) {
+        acc[j] /= scale;
+        STORE8(att + t + 8 * j, acc[j]);
+        *m = SELECT8(acc[j] > *m, acc[j], *m);
+    }
+}
+
+/* Scores are computed for 32 positions at once from the transposed keys (no horizontal
+ * sums); each score is summed over i in order, as run.c does, and the maximum is taken on
+ * the way. The softmax's normalisation is applied as the weights are used (the same
+ * products as normalising ATT first). The weighted sum of values keeps 4 interleaved
+ * partial sums per 8 components (vector registers) when the head is a multiple of 8 wide
+ * (all llama2.c models); other widths take scalar loops. */
 CLONED static void attention_head(float *out, const float *q, const float *keys, int key_stride,
                                   const float *values, int value_stride, int n_pos, int head_size,
                                   float *att)
 {
     const float scale = sqrtf((float)head_size);
+    v8f m = SPLAT8(-INFINITY);
     int t = 0;
-    for (; t + 8 <= n_pos; t += 8) {
-        v8f acc = q[0] * LOAD8(keys + t);
-        for (int i = 1; i < head_size; i++)
-            acc += q[i] * LOAD8(keys + (size_t)i * key_stride + t);
-        acc /= scale;
-        STORE8(att + t, acc);
-    }
+    for (; t + 32 <= n_pos; t += 32)
+        scores_block(att, q, keys, key_stride, t, head_size, scale, &m, 4);
+    for (; t + 8 <= n_pos; t += 8)
+        scores_block(att, q, keys, key_stride, t, head_size, scale, &m, 1);
+    const int tail = t;
     for (; t < n_pos; t++) {
         float score = q[0] * keys[t];
         for (int i = 1; i < head_size; i++)
             score += q[i] * keys[(size_t)i * key_stride + t];
         att[t] = score / scale;
     }
-    softmax(att, n_pos);
+    const float inv_sum = 1.0f / exp_sum(att, n_pos, max_of(att + tail, n_pos - tail, &m));
     if (head_size % 8 == 0) {
         for (int i = 0; i < head_size; i += 8) {
             const float *v = values + i;
             v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
             int u = 0;
             for (; u + 4 <= n_pos; u += 4) {
-                a0 += att[u] * LOAD8(v + (size_t)u * value_stride);
-                a1 += att[u + 1] * LOAD8(v + (size_t)(u + 1) * value_stride);
-                a2 += att[u + 2] * LOAD8(v + (size_t)(u + 2) * value_stride);
-                a3 += att[u + 3] * LOAD8(v + (size_t)(u + 3) * value_stride);
+                a0 += att[u] * inv_sum * LOAD8(v + (size_t)u * value_stride);
+                a1 += att[u + 1] * inv_sum * LOAD8(v + (size_t)(u + 1) * value_stride);
+                a2 += att[u + 2] * inv_sum * LOAD8(v + (size_t)(u + 2) * value_stride);
+                a3 += att[u + 3] * inv_sum * LOAD8(v + (size_t)(u + 3) * value_stride);
             }
             for (; u < n_pos; u++)
-                a0 += att[u] * LOAD8(v + (size_t)u * value_stride);
+                a0 += att[u] * inv_sum * LOAD8(v + (size_t)u * value_stride);
             v8f sum = (a0 + a1) + (a2 + a3);
             STORE8(out + i, sum);
         }
@@ -314,8 +351,9 @@ CLONED static void attention_head(float *out, const float *q, const float *keys,
     memset(out, 0, (size_t)head_size * sizeof *out);
     for (int u = 0; u < n_pos; u++) {
         const float *v = values + (size_t)u * value_stride;
+        const float weight = att[u] * inv_sum;
         for (int i = 0; i < head_size; i++)
-            out[i] += att[u] * v[i];
+            out[i] += weight * v[i];
     }
 }
 

@@ -100,36 +100,40 @@ static void test_kernels(void)
     CHECK_NEAR(hypotf(q[2], q[3]), hypotf(q0[2], q0[3]), 1e-6, "rope preserves pair norms");
     CHECK_NEAR(atan2f(q[1], q[0]) - atan2f(q0[1], q0[0]), remainder(3.0, 2 * M_PI), 1e-5, "rope angle of pair 0 at position 3");
 
-    /* Attention with the key cache transposed, 8- and 6-wide heads. */
-    for (int hs = 6; hs <= 8; hs += 2) {
-        enum { N = 19, STRIDE = 24, VSTRIDE = 20 };
-        float keys[8 * STRIDE], values[N * VSTRIDE], qv[8], att[N], out[8];
-        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
-            keys[i] = frand();
-        for (size_t i = 0; i < sizeof values / sizeof *values; i++)
-            values[i] = frand();
-        for (int i = 0; i < hs; i++)
-            qv[i] = frand() * 3;
-        inf_attention_head(out, qv, keys, STRIDE, values, VSTRIDE, N, hs, att);
-        double s[N], max = -1e30, total = 0;
-        for (int t = 0; t < N; t++) {
-            s[t] = 0;
+    /* Attention with the key cache transposed: 6-, 8- and 16-wide heads, over position
+     * counts that take every path (blocks of 32 and 8 positions, scalar tails). */
+    static const int counts[] = {1, 7, 19, 40, 77};
+    for (int hs = 6; hs <= 16; hs += hs == 6 ? 2 : 8)
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+            enum { MAX_N = 77, STRIDE = 80, VSTRIDE = 20 };
+            const int n = counts[c];
+            float keys[16 * STRIDE], values[MAX_N * VSTRIDE], qv[16], att[MAX_N], out[16];
+            for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+                keys[i] = frand();
+            for (size_t i = 0; i < sizeof values / sizeof *values; i++)
+                values[i] = frand();
             for (int i = 0; i < hs; i++)
-                s[t] += (double)qv[i] * keys[i * STRIDE + t];
-            s[t] /= sqrt(hs);
-            max = fmax(max, s[t]);
+                qv[i] = frand() * 3;
+            inf_attention_head(out, qv, keys, STRIDE, values, VSTRIDE, n, hs, att);
+            double s[MAX_N], max = -1e30, total = 0;
+            for (int t = 0; t < n; t++) {
+                s[t] = 0;
+                for (int i = 0; i < hs; i++)
+                    s[t] += (double)qv[i] * keys[i * STRIDE + t];
+                s[t] /= sqrt(hs);
+                max = fmax(max, s[t]);
+            }
+            for (int t = 0; t < n; t++)
+                total += s[t] = exp(s[t] - max);
+            bad = 0;
+            for (int i = 0; i < hs; i++) {
+                double want = 0;
+                for (int t = 0; t < n; t++)
+                    want += s[t] / total * values[t * VSTRIDE + i];
+                bad += fabs(out[i] - want) > 1e-5;
+            }
+            CHECK(bad == 0, "attention head of width %d over %d positions", hs, n);
         }
-        for (int t = 0; t < N; t++)
-            total += s[t] = exp(s[t] - max);
-        bad = 0;
-        for (int i = 0; i < hs; i++) {
-            double want = 0;
-            for (int t = 0; t < N; t++)
-                want += s[t] / total * values[t * VSTRIDE + i];
-            bad += fabs(out[i] - want) > 1e-5;
-        }
-        CHECK(bad == 0, "attention head of width %d", hs);
-    }
 
     float h[10], gate[10];
     for (int i = 0; i < 10; i++)
