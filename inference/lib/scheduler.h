@@ -7,9 +7,12 @@
  * requests still reading their prompt (inf_gen_feed decides, generate.h).
  *
  * Output goes back to the caller's thread (the event loop) through a lock-protected
- * ready list: after each step that produced something, the thread calls the notify
- * callback (which must only wake the caller, e.g. event_active), and the caller then runs
- * sched_drain() to receive the new pieces of text, one per token, and the final status.
+ * ready list: the thread calls the notify callback (which must only wake the caller,
+ * e.g. event_active), and the caller then runs sched_drain() to receive the new pieces of
+ * text, one per token, and the final status. It notifies at once after a step that
+ * produced a request's first text or end, otherwise at most every few milliseconds while
+ * steps go on (a drain then takes several tokens per request), and always before it
+ * sleeps or stops.
  *
  * Ownership: the caller creates a request with sched_req_new() and owns its memory.
  * sched_submit() lends it to the scheduler until sched_drain() delivers its final event
