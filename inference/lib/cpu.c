@@ -2,20 +2,25 @@
  * applied to all rows of a thread's share at once (kernels.h).
  *
  * Threads split a step by rows, never inside a matmul: each thread runs the whole forward
- * pass for its share of the batch, so a step costs one pool wake-up instead of one per
- * matmul (for these small models a matmul takes microseconds, less than a wake-up). Rows of
- * one sequence stay in one share, because a row attends to the rows before it. */
+ * pass for chunks of the batch, so a step costs one pool wake-up instead of one per matmul
+ * (for these small models a matmul takes microseconds, less than a wake-up). Rows of one
+ * sequence stay in one chunk, because a row attends to the rows before it. Threads take
+ * chunks in turn, a few each: when the OS preempts one (the server's event loop shares the
+ * cores), the others take its remaining chunks instead of waiting for it. */
 #include "backend.h"
 #include "errbuf.h"
 #include "kernels.h"
 #include "pool.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Below this many rows per thread, splitting a step costs more than it saves. */
-#define MIN_ROWS_PER_THREAD 4
+/* Below this many rows per chunk, splitting a step costs more than it saves. */
+#define MIN_ROWS_PER_CHUNK 4
+/* Chunks per thread: more balance the load, fewer read the weights fewer times. */
+#define CHUNKS_PER_THREAD 2
 
 /* Keys are stored transposed per head, [n_layers][n_kv_heads][head_size][seq_len], for
  * inf_attention_head(); values as rows, [n_layers][seq_len][kv_dim]. */
@@ -35,7 +40,9 @@ struct cpu {
     void *const *kv;
     const int *tokens, *pos;
     float *logits;
-    int *bounds; /* [threads + 1]: worker i runs rows bounds[i] .. bounds[i+1]-1 */
+    int *bounds; /* [max_batch + 1]: chunk k is rows bounds[k] .. bounds[k+1]-1 */
+    int n_chunks;
+    atomic_int next_chunk; /* the next chunk a worker takes */
 };
 
 static void *cpu_kv_new(void *ctx)
@@ -94,7 +101,7 @@ static void *cpu_create(const inf_model *m, int max_batch, int threads, char *er
     /* One block for every activation: cpu->x owns it. */
     float *block = malloc(total * sizeof *block);
     cpu->rope = malloc(S * (size_t)c->head_size * sizeof *cpu->rope);
-    cpu->bounds = malloc(((size_t)threads + 1) * sizeof *cpu->bounds);
+    cpu->bounds = malloc((B + 1) * sizeof *cpu->bounds);
     if (!block || !cpu->rope || !cpu->bounds) {
         free(block);
         goto oom;
@@ -176,32 +183,35 @@ static void forward_rows(struct cpu *cpu, int r0, int r1, float *att)
                0, c->vocab_size);
 }
 
-static void forward_share(void *arg, int i)
+/* Worker I: chunks until none is left, with its own score scratch. */
+static void forward_chunks(void *arg, int i)
 {
     struct cpu *cpu = arg;
-    forward_rows(cpu, cpu->bounds[i], cpu->bounds[i + 1], cpu->att + (size_t)i * cpu->c->seq_len);
+    float *att = cpu->att + (size_t)i * cpu->c->seq_len;
+    for (int k; (k = atomic_fetch_add(&cpu->next_chunk, 1)) < cpu->n_chunks;)
+        forward_rows(cpu, cpu->bounds[k], cpu->bounds[k + 1], att);
 }
 
-/* Splits N rows into at most pool_size shares of about equal size, moving each boundary
- * forward to the start of a sequence; returns the number of non-empty shares. */
-static int split_rows(struct cpu *cpu, void *const *kv, int n)
+/* Splits N rows into at most CHUNKS_PER_THREAD * pool_size chunks of about equal size,
+ * moving each boundary forward to the start of a sequence; sets n_chunks. */
+static void split_rows(struct cpu *cpu, void *const *kv, int n)
 {
-    int shares = pool_size(cpu->pool);
-    if (shares > n / MIN_ROWS_PER_THREAD)
-        shares = n / MIN_ROWS_PER_THREAD;
-    if (shares < 1)
-        shares = 1;
+    int chunks = CHUNKS_PER_THREAD * pool_size(cpu->pool);
+    if (chunks > n / MIN_ROWS_PER_CHUNK)
+        chunks = n / MIN_ROWS_PER_CHUNK;
+    if (chunks < 1)
+        chunks = 1;
     int used = 0;
     cpu->bounds[0] = 0;
-    for (int i = 1; i <= shares && cpu->bounds[used] < n; i++) {
-        int b = (int)((long)n * i / shares);
+    for (int i = 1; i <= chunks && cpu->bounds[used] < n; i++) {
+        int b = (int)((long)n * i / chunks);
         if (b <= cpu->bounds[used])
             continue;
         while (b < n && kv[b] == kv[b - 1])
             b++;
         cpu->bounds[++used] = b;
     }
-    return used;
+    cpu->n_chunks = used;
 }
 
 static int cpu_step(void *ctx, void *const *kv, const int *tokens, const int *pos, int n,
@@ -212,7 +222,10 @@ static int cpu_step(void *ctx, void *const *kv, const int *tokens, const int *po
     cpu->tokens = tokens;
     cpu->pos = pos;
     cpu->logits = logits;
-    pool_run(cpu->pool, split_rows(cpu, kv, n), forward_share, cpu);
+    split_rows(cpu, kv, n);
+    atomic_store(&cpu->next_chunk, 0);
+    int workers = pool_size(cpu->pool);
+    pool_run(cpu->pool, cpu->n_chunks < workers ? cpu->n_chunks : workers, forward_chunks, cpu);
     return 0;
 }
 
