@@ -167,10 +167,10 @@ void inf_matmul(float *out, const float *x, const float *w, int rows, int in, in
         matmul_baseline(out, x, w, rows, in, out_dim, out_begin, out_end);
 }
 
-/* The kernels below come in an AVX2 and a baseline clone, chosen at load time. (Static,
- * with a plain exported wrapper: clang 14 emits the dispatcher of an exported clone only
- * in translation units that call it.) */
-#define CLONED __attribute__((target_clones("avx2", "default")))
+/* The kernels below come in an AVX-512, an AVX2 and a baseline clone, chosen at load
+ * time. (Static, with a plain exported wrapper: clang 14 emits the dispatcher of an
+ * exported clone only in translation units that call it.) */
+#define CLONED __attribute__((target_clones("avx512f", "avx2", "default")))
 
 void inf_rope_table(float *cos_sin, int seq_len, int head_size)
 {
@@ -194,155 +194,191 @@ void inf_rope(float *vec, int len, int head_size, const float *cos_sin_row)
     }
 }
 
-typedef int32_t v8i __attribute__((vector_size(32)));
-#define SPLAT8(c) ((v8f){c, c, c, c, c, c, c, c})
+/* The lane-wise kernels below (exp, softmax, attention scores, SwiGLU) work on 16 lanes:
+ * one AVX-512 register, two AVX or four SSE ones. Each lane's arithmetic is the same
+ * whatever the width, so the clones agree bit for bit. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef float v16f_any __attribute__((vector_size(64), aligned(4), may_alias));
+#define LOAD16(p) (*(const v16f_any *)(p))
+#define STORE16(p, v) (*(v16f_any *)(p) = (v))
+#define SPLAT16(c) ((v16f){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
 /* Lane-wise MASK ? A : B, MASK from a vector comparison (all ones or all zeros). */
-#define SELECT8(mask, a, b) ((v8f)(((mask) & (v8i)(a)) | (~(mask) & (v8i)(b))))
+#define SELECT16(mask, a, b) ((v16f)(((mask) & (v16i)(a)) | (~(mask) & (v16i)(b))))
 
-/* e^x in 8 lanes, in place: Cephes' single-precision method (range reduction by ln 2, a
+/* e^x in 16 lanes, in place: Cephes' single-precision method (range reduction by ln 2, a
  * degree-7 polynomial, exponent bits), within about 1 ulp of expf(). glibc's scalar expf()
  * costs more than the rest of attention together. Inputs are clamped to 88.3; below -87.3
  * (results under FLT_MIN) the result is 0. */
-HELPER void exp8(v8f *v)
+HELPER void exp16(v16f *v)
 {
-    const v8f x0 = *v;
-    const v8i tiny = x0 < SPLAT8(-87.3f);
-    v8f x = SELECT8(x0 > SPLAT8(88.3f), SPLAT8(88.3f), x0);
-    x = SELECT8(tiny, SPLAT8(0.0f), x);
-    v8f fx = x * SPLAT8(1.44269504088896341f) + SPLAT8(0.5f);
-    v8i n = __builtin_convertvector(fx, v8i); /* toward zero: make it floor */
-    n += (v8i)(__builtin_convertvector(n, v8f) > fx);
-    v8f nf = __builtin_convertvector(n, v8f);
-    x = x - nf * SPLAT8(0.693359375f);
-    x = x - nf * SPLAT8(-2.12194440e-4f);
-    v8f y = SPLAT8(1.9875691500e-4f);
-    y = y * x + SPLAT8(1.3981999507e-3f);
-    y = y * x + SPLAT8(8.3334519073e-3f);
-    y = y * x + SPLAT8(4.1665795894e-2f);
-    y = y * x + SPLAT8(1.6666665459e-1f);
-    y = y * x + SPLAT8(5.0000001201e-1f);
-    y = y * (x * x) + x + SPLAT8(1.0f);
-    y *= (v8f)((n + 127) << 23);
-    *v = SELECT8(tiny, SPLAT8(0.0f), y);
+    const v16f x0 = *v;
+    const v16i tiny = x0 < SPLAT16(-87.3f);
+    v16f x = SELECT16(x0 > SPLAT16(88.3f), SPLAT16(88.3f), x0);
+    x = SELECT16(tiny, SPLAT16(0.0f), x);
+    v16f fx = x * SPLAT16(1.44269504088896341f) + SPLAT16(0.5f);
+    v16i n = __builtin_convertvector(fx, v16i); /* toward zero: make it floor */
+    n += (v16i)(__builtin_convertvector(n, v16f) > fx);
+    v16f nf = __builtin_convertvector(n, v16f);
+    x = x - nf * SPLAT16(0.693359375f);
+    x = x - nf * SPLAT16(-2.12194440e-4f);
+    v16f y = SPLAT16(1.9875691500e-4f);
+    y = y * x + SPLAT16(1.3981999507e-3f);
+    y = y * x + SPLAT16(8.3334519073e-3f);
+    y = y * x + SPLAT16(4.1665795894e-2f);
+    y = y * x + SPLAT16(1.6666665459e-1f);
+    y = y * x + SPLAT16(5.0000001201e-1f);
+    y = y * (x * x) + x + SPLAT16(1.0f);
+    y *= (v16f)((n + 127) << 23);
+    *v = SELECT16(tiny, SPLAT16(0.0f), y);
 }
 
-/* Loads the N < 8 floats at P into a vector padded with FILL. */
-HELPER void load_partial8(v8f *v, const float *p, int n, float fill)
+/* Loads the N < 16 floats at P into a vector padded with FILL, and stores the first N
+ * lanes of V at P. (Lane by lane: a memcpy() of a variable size is a library call.) */
+HELPER void load_partial16(v16f *v, const float *p, int n, float fill)
 {
-    *v = SPLAT8(fill);
-    memcpy(v, p, (size_t)n * sizeof *p);
+    for (int j = 0; j < 16; j++)
+        (*v)[j] = j < n ? p[j] : fill;
+}
+
+HELPER void store_partial16(float *p, const v16f *v, int n)
+{
+    for (int j = 0; j < n; j++)
+        p[j] = (*v)[j];
 }
 
 /* The largest of the N floats at X, folded into the running lane-wise maximum M. */
-HELPER float max_of(const float *x, int n, v8f *m)
+HELPER float max_of(const float *x, int n, v16f *m)
 {
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        const v8f v = LOAD8(x + i);
-        *m = SELECT8(v > *m, v, *m);
+    for (; i + 16 <= n; i += 16) {
+        const v16f v = LOAD16(x + i);
+        *m = SELECT16(v > *m, v, *m);
     }
     float max = (*m)[0];
-    for (int j = 1; j < 8; j++)
+    for (int j = 1; j < 16; j++)
         max = (*m)[j] > max ? (*m)[j] : max;
     for (; i < n; i++)
         max = x[i] > max ? x[i] : max;
     return max;
 }
 
+/* The 8-lane sum ACC takes the 16 lanes of V: the first 8, then the others, as if V were
+ * two consecutive 8-float blocks. */
+HELPER void add_halves(v8f *acc, const v16f *v)
+{
+    *acc += __builtin_shufflevector(*v, *v, 0, 1, 2, 3, 4, 5, 6, 7);
+    *acc += __builtin_shufflevector(*v, *v, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+
 /* In place: x = exp(x - MAX); returns their sum (8 interleaved partial sums, then
- * reduce8: a fixed order for a given N). The unnormalised half of a softmax. */
+ * reduce8: a fixed order for a given N; padding lanes add exact zeros). The
+ * unnormalised half of a softmax. */
 HELPER float exp_sum(float *x, int n, float max)
 {
-    v8f acc = {0}, v;
+    v8f acc = {0};
+    v16f v;
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        v = LOAD8(x + i) - max;
-        exp8(&v);
-        STORE8(x + i, v);
-        acc += v;
+    for (; i + 16 <= n; i += 16) {
+        v = LOAD16(x + i) - max;
+        exp16(&v);
+        STORE16(x + i, v);
+        add_halves(&acc, &v);
     }
     if (i < n) {
-        load_partial8(&v, x + i, n - i, -INFINITY); /* padding lanes give 0 */
+        load_partial16(&v, x + i, n - i, -INFINITY); /* padding lanes give 0 */
         v -= max;
-        exp8(&v);
-        memcpy(x + i, &v, (size_t)(n - i) * sizeof *x);
-        acc += v;
+        exp16(&v);
+        store_partial16(x + i, &v, n - i);
+        add_halves(&acc, &v);
     }
     return reduce8(&acc);
 }
 
+/* x[i] *= S for i < N. */
+HELPER void scale_by(float *x, int n, float s)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        STORE16(x + i, LOAD16(x + i) * s);
+    for (; i < n; i++)
+        x[i] *= s;
+}
+
 CLONED static void softmax(float *x, int n)
 {
-    v8f m = SPLAT8(-INFINITY);
-    const float scale = 1.0f / exp_sum(x, n, max_of(x, n, &m));
-    for (int i = 0; i < n; i++)
-        x[i] *= scale;
+    v16f m = SPLAT16(-INFINITY);
+    scale_by(x, n, 1.0f / exp_sum(x, n, max_of(x, n, &m)));
 }
 
 void inf_softmax(float *x, int n) { softmax(x, n); }
 
-/* The scores of the 8 * NV (a constant once inlined) positions from T, into ATT: q . k_t
+/* The scores of the 16 * NV (a constant once inlined) positions from T, into ATT: q . k_t
  * summed over i in order, then divided by SCALE. NV independent vectors keep the
  * pipeline busy; the running lane-wise maximum M takes them in. */
 HELPER void scores_block(float *att, const float *q, const float *keys, int key_stride, int t,
-                         int head_size, float scale, v8f *m, int nv)
+                         int head_size, float scale, v16f *m, int nv)
 {
-    v8f acc[4];
-#pragma GCC unroll 4
+    v16f acc[2];
+#pragma GCC unroll 2
     for (int j = 0; j < nv; j++)
-        acc[j] = q[0] * LOAD8(keys + t + 8 * j);
+        acc[j] = q[0] * LOAD16(keys + t + 16 * j);
     for (int i = 1; i < head_size; i++) {
         const float *k = keys + (size_t)i * key_stride + t;
-#pragma GCC unroll 4
+#pragma GCC unroll 2
         for (int j = 0; j < nv; j++)
-            acc[j] += q[i] * LOAD8(k + 8 * j);
+            acc[j] += q[i] * LOAD16(k + 16 * j);
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 2
     for (int j = 0; j < nv; j++) {
         acc[j] /= scale;
-        STORE8(att + t + 8 * j, acc[j]);
-        *m = SELECT8(acc[j] > *m, acc[j], *m);
+        STORE16(att + t + 16 * j, acc[j]);
+        *m = SELECT16(acc[j] > *m, acc[j], *m);
     }
 }
 
 /* Scores are computed for 32 positions at once from the transposed keys (no horizontal
  * sums); each score is summed over i in order, as run.c does, and the maximum is taken on
- * the way. The softmax's normalisation is applied as the weights are used (the same
- * products as normalising ATT first). The weighted sum of values keeps 4 interleaved
- * partial sums per 8 components (vector registers) when the head is a multiple of 8 wide
- * (all llama2.c models); other widths take scalar loops. */
+ * the way. The weighted sum of values keeps 4 interleaved partial sums per 8 components
+ * (vector registers) when the head is a multiple of 8 wide (all llama2.c models); other
+ * widths take scalar loops. */
 CLONED static void attention_head(float *out, const float *q, const float *keys, int key_stride,
                                   const float *values, int value_stride, int n_pos, int head_size,
                                   float *att)
 {
     const float scale = sqrtf((float)head_size);
-    v8f m = SPLAT8(-INFINITY);
+    v16f m = SPLAT16(-INFINITY);
     int t = 0;
     for (; t + 32 <= n_pos; t += 32)
-        scores_block(att, q, keys, key_stride, t, head_size, scale, &m, 4);
-    for (; t + 8 <= n_pos; t += 8)
+        scores_block(att, q, keys, key_stride, t, head_size, scale, &m, 2);
+    for (; t + 16 <= n_pos; t += 16)
         scores_block(att, q, keys, key_stride, t, head_size, scale, &m, 1);
-    const int tail = t;
-    for (; t < n_pos; t++) {
+    /* The last positions: the 16 that end at n_pos (recomputing some gives the same
+     * scores), or one at a time when there are fewer. */
+    if (t < n_pos && n_pos >= 16)
+        scores_block(att, q, keys, key_stride, n_pos - 16, head_size, scale, &m, 1);
+    const int tail = n_pos >= 16 ? n_pos : t;
+    for (t = tail; t < n_pos; t++) {
         float score = q[0] * keys[t];
         for (int i = 1; i < head_size; i++)
             score += q[i] * keys[(size_t)i * key_stride + t];
         att[t] = score / scale;
     }
     const float inv_sum = 1.0f / exp_sum(att, n_pos, max_of(att + tail, n_pos - tail, &m));
+    scale_by(att, n_pos, inv_sum);
     if (head_size % 8 == 0) {
         for (int i = 0; i < head_size; i += 8) {
             const float *v = values + i;
             v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
             int u = 0;
             for (; u + 4 <= n_pos; u += 4) {
-                a0 += att[u] * inv_sum * LOAD8(v + (size_t)u * value_stride);
-                a1 += att[u + 1] * inv_sum * LOAD8(v + (size_t)(u + 1) * value_stride);
-                a2 += att[u + 2] * inv_sum * LOAD8(v + (size_t)(u + 2) * value_stride);
-                a3 += att[u + 3] * inv_sum * LOAD8(v + (size_t)(u + 3) * value_stride);
+                a0 += att[u] * LOAD8(v + (size_t)u * value_stride);
+                a1 += att[u + 1] * LOAD8(v + (size_t)(u + 1) * value_stride);
+                a2 += att[u + 2] * LOAD8(v + (size_t)(u + 2) * value_stride);
+                a3 += att[u + 3] * LOAD8(v + (size_t)(u + 3) * value_stride);
             }
             for (; u < n_pos; u++)
-                a0 += att[u] * inv_sum * LOAD8(v + (size_t)u * value_stride);
+                a0 += att[u] * LOAD8(v + (size_t)u * value_stride);
             v8f sum = (a0 + a1) + (a2 + a3);
             STORE8(out + i, sum);
         }
@@ -351,9 +387,8 @@ CLONED static void attention_head(float *out, const float *q, const float *keys,
     memset(out, 0, (size_t)head_size * sizeof *out);
     for (int u = 0; u < n_pos; u++) {
         const float *v = values + (size_t)u * value_stride;
-        const float weight = att[u] * inv_sum;
         for (int i = 0; i < head_size; i++)
-            out[i] += weight * v[i];
+            out[i] += att[u] * v[i];
     }
 }
 
@@ -366,19 +401,19 @@ void inf_attention_head(float *out, const float *q, const float *keys, int key_s
 CLONED static void swiglu(float *h, const float *g, int n)
 {
     int i = 0;
-    for (; i + 8 <= n; i += 8) {
-        v8f val = LOAD8(h + i), e = -val;
-        exp8(&e);
-        STORE8(h + i, val * (SPLAT8(1.0f) / (SPLAT8(1.0f) + e)) * LOAD8(g + i));
+    for (; i + 16 <= n; i += 16) {
+        v16f val = LOAD16(h + i), e = -val;
+        exp16(&e);
+        STORE16(h + i, val * (SPLAT16(1.0f) / (SPLAT16(1.0f) + e)) * LOAD16(g + i));
     }
     if (i < n) {
-        v8f val, gate, e;
-        load_partial8(&val, h + i, n - i, 0.0f);
-        load_partial8(&gate, g + i, n - i, 0.0f);
+        v16f val, gate, e;
+        load_partial16(&val, h + i, n - i, 0.0f);
+        load_partial16(&gate, g + i, n - i, 0.0f);
         e = -val;
-        exp8(&e);
-        val = val * (SPLAT8(1.0f) / (SPLAT8(1.0f) + e)) * gate;
-        memcpy(h + i, &val, (size_t)(n - i) * sizeof *h);
+        exp16(&e);
+        val = val * (SPLAT16(1.0f) / (SPLAT16(1.0f) + e)) * gate;
+        store_partial16(h + i, &val, n - i);
     }
 }
 
