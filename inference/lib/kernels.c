@@ -33,6 +33,12 @@ typedef float v8f_any __attribute__((vector_size(32), aligned(4), may_alias));
 
 typedef float v4f __attribute__((vector_size(16)));
 
+/* 16 lanes: one AVX-512 register, two AVX or four SSE ones. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef float v16f_any __attribute__((vector_size(64), aligned(4), may_alias));
+#define LOAD16(p) (*(const v16f_any *)(p))
+#define STORE16(p, v) (*(v16f_any *)(p) = (v))
+
 /* Helpers of the cloned kernels must be inlined into each clone to be compiled for its
  * target: an out-of-line copy would be the baseline one. */
 #define HELPER static inline __attribute__((always_inline))
@@ -73,8 +79,22 @@ HELPER void reduce8x4(v4f *s, const v8f *a)
     *s = __builtin_shufflevector(q, q, 0, 4, 2, 6) + __builtin_shufflevector(q, q, 1, 5, 3, 7);
 }
 
-/* The most rows of x a micro-kernel takes at once (the AVX-512 one). */
+/* The most rows of x a micro-kernel takes at once, in 8- and 16-lane registers. */
 #define MAX_BLOCK_ROWS 6
+#define MAX_BLOCK_PAIRS 4
+
+/* One row's four outputs from its four accumulators ACC (summed to I): reduce8, then the
+ * scalar tail from I, as dot1() does; stored at OUT. */
+HELPER void finish_row(float *out, const v8f *acc, const float *w, const float *xr, int in, int i)
+{
+    v4f s;
+    reduce8x4(&s, acc);
+    for (int j = i; j < in; j++) {
+        const v4f wj = {w[j], w[in + j], w[2 * in + j], w[3 * in + j]};
+        s += wj * xr[j];
+    }
+    memcpy(out, &s, sizeof s);
+}
 
 /* out[r][o] for ROWS (a constant once inlined) rows of x and 4 consecutive weight rows:
  * ROWS x 4 accumulators in registers, so that each weight load serves every row and each
@@ -103,27 +123,65 @@ HELPER void matmul_block(float *out, int out_dim, const float *w, const float *x
         }
     }
 #pragma GCC unroll 8
-    for (int r = 0; r < rows; r++) {
-        v4f s;
-        reduce8x4(&s, acc[r]);
-        const float *xr = x + (size_t)r * in;
-        for (int j = i; j < in; j++) {
-            const v4f wj = {w[j], w[in + j], w[2 * in + j], w[3 * in + j]};
-            s += wj * xr[j];
+    for (int r = 0; r < rows; r++)
+        finish_row(out + (size_t)r * out_dim, acc[r], w, x + (size_t)r * in, in, i);
+}
+
+/* The same for 2 * PAIRS rows with two rows per 16-lane register ([row 2p | row 2p+1],
+ * each weight vector broadcast to both halves), for AVX-512: twice the work per
+ * instruction. Each half is exactly matmul_block()'s accumulator for its row. */
+HELPER void matmul_pairs(float *out, int out_dim, const float *w, const float *x, int in, int pairs)
+{
+    v16f acc[MAX_BLOCK_PAIRS][4];
+#pragma GCC unroll 4
+    for (int p = 0; p < pairs; p++)
+#pragma GCC unroll 4
+        for (int o = 0; o < 4; o++)
+            acc[p][o] = (v16f){0};
+    int i = 0;
+    for (; i + 8 <= in; i += 8) {
+        v16f xv[MAX_BLOCK_PAIRS];
+#pragma GCC unroll 4
+        for (int p = 0; p < pairs; p++)
+            xv[p] = __builtin_shufflevector(LOAD8(x + (size_t)(2 * p) * in + i),
+                                            LOAD8(x + (size_t)(2 * p + 1) * in + i),
+                                            0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+#pragma GCC unroll 4
+        for (int o = 0; o < 4; o++) {
+            const v8f w8 = LOAD8(w + (size_t)o * in + i);
+            const v16f wv = __builtin_shufflevector(w8, w8, 0, 1, 2, 3, 4, 5, 6, 7,
+                                                    0, 1, 2, 3, 4, 5, 6, 7);
+#pragma GCC unroll 4
+            for (int p = 0; p < pairs; p++)
+                acc[p][o] += wv * xv[p];
         }
-        memcpy(out + (size_t)r * out_dim, &s, sizeof s);
+    }
+#pragma GCC unroll 4
+    for (int p = 0; p < pairs; p++) {
+        v8f lo[4], hi[4];
+#pragma GCC unroll 4
+        for (int o = 0; o < 4; o++) {
+            lo[o] = __builtin_shufflevector(acc[p][o], acc[p][o], 0, 1, 2, 3, 4, 5, 6, 7);
+            hi[o] = __builtin_shufflevector(acc[p][o], acc[p][o], 8, 9, 10, 11, 12, 13, 14, 15);
+        }
+        finish_row(out + (size_t)(2 * p) * out_dim, lo, w, x + (size_t)(2 * p) * in, in, i);
+        finish_row(out + (size_t)(2 * p + 1) * out_dim, hi, w, x + (size_t)(2 * p + 1) * in, in, i);
     }
 }
 
-/* The matmul with blocks of up to BLOCK_ROWS rows (a constant: each case below is its own
+/* The matmul with blocks of 2 * PAIRS rows in 16-lane registers when PAIRS > 0, then
+ * blocks of up to BLOCK_ROWS rows in 8-lane ones (constants: each case below is its own
  * unrolled kernel). Blocks of four weight rows stay in L1 while every input row passes by. */
 HELPER void matmul_rows(float *out, const float *x, const float *w, int rows, int in, int out_dim,
-                        int out_begin, int out_end, int block_rows)
+                        int out_begin, int out_end, int pairs, int block_rows)
 {
     int o = out_begin;
     for (; o + 4 <= out_end; o += 4) {
         const float *wb = w + (size_t)o * in;
         int r = 0;
+        if (pairs)
+            for (; r + 2 * pairs <= rows; r += 2 * pairs)
+                matmul_pairs(out + (size_t)r * out_dim + o, out_dim, wb, x + (size_t)r * in, in, pairs);
         for (; r + block_rows <= rows; r += block_rows)
             matmul_block(out + (size_t)r * out_dim + o, out_dim, wb, x + (size_t)r * in, in, block_rows);
         float *ob = out + (size_t)r * out_dim + o;
@@ -143,18 +201,19 @@ HELPER void matmul_rows(float *out, const float *x, const float *w, int rows, in
             out[(size_t)r * out_dim + o] = dot1(w + (size_t)o * in, x + (size_t)r * in, in);
 }
 
-/* One matmul per instruction set, the block as tall as its registers allow: 6 rows x 4
- * outputs with AVX-512VL's 32 vector registers, 2 x 4 with AVX2's 16, 1 x 4 otherwise (a
- * v8f is two SSE registers). No FMA anywhere: every clone rounds identically. */
-#define MATMUL_FOR(name, block_rows)                                                                \
+/* One matmul per instruction set, the blocks as tall as its registers allow: 8 rows (4
+ * pairs) x 4 outputs in AVX-512's 32 registers, then 6 x 4 with 8 lanes; 2 x 4 with
+ * AVX2's 16; 1 x 4 otherwise (a v8f is two SSE registers). No FMA anywhere: every clone
+ * rounds identically. */
+#define MATMUL_FOR(name, pairs, block_rows)                                                         \
     static void name(float *out, const float *x, const float *w, int rows, int in, int out_dim,    \
                      int out_begin, int out_end)                                                    \
     {                                                                                               \
-        matmul_rows(out, x, w, rows, in, out_dim, out_begin, out_end, block_rows);                  \
+        matmul_rows(out, x, w, rows, in, out_dim, out_begin, out_end, pairs, block_rows);           \
     }
-__attribute__((target("avx512f,avx512vl"))) MATMUL_FOR(matmul_avx512, 6)
-__attribute__((target("avx2"))) MATMUL_FOR(matmul_avx2, 2)
-MATMUL_FOR(matmul_baseline, 1)
+__attribute__((target("avx512f,avx512vl"))) MATMUL_FOR(matmul_avx512, 4, 6)
+__attribute__((target("avx2"))) MATMUL_FOR(matmul_avx2, 0, 2)
+MATMUL_FOR(matmul_baseline, 0, 1)
 
 void inf_matmul(float *out, const float *x, const float *w, int rows, int in, int out_dim,
                 int out_begin, int out_end)
@@ -194,14 +253,9 @@ void inf_rope(float *vec, int len, int head_size, const float *cos_sin_row)
     }
 }
 
-/* The lane-wise kernels below (exp, softmax, attention scores, SwiGLU) work on 16 lanes:
- * one AVX-512 register, two AVX or four SSE ones. Each lane's arithmetic is the same
- * whatever the width, so the clones agree bit for bit. */
-typedef float v16f __attribute__((vector_size(64)));
+/* The lane-wise kernels below (exp, softmax, attention scores, SwiGLU) work on 16 lanes.
+ * Each lane's arithmetic is the same whatever the width, so the clones agree bit for bit. */
 typedef int32_t v16i __attribute__((vector_size(64)));
-typedef float v16f_any __attribute__((vector_size(64), aligned(4), may_alias));
-#define LOAD16(p) (*(const v16f_any *)(p))
-#define STORE16(p, v) (*(v16f_any *)(p) = (v))
 #define SPLAT16(c) ((v16f){c, c, c, c, c, c, c, c, c, c, c, c, c, c, c, c})
 /* Lane-wise MASK ? A : B, MASK from a vector comparison (all ones or all zeros). */
 #define SELECT16(mask, a, b) ((v16f)(((mask) & (v16i)(a)) | (~(mask) & (v16i)(b))))
