@@ -35,7 +35,7 @@ struct cpu {
     pool *pool;
     float *rope;                 /* [seq_len][head_size] cos, sin pairs */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2; /* [max_batch][...] activations */
-    float *att;                  /* [threads][seq_len] attention scores */
+    float *att;                  /* [threads][kv_mul * seq_len] attention scores */
     /* The step being run, shared with the pool workers. */
     void *const *kv;
     const int *tokens, *pos;
@@ -92,8 +92,8 @@ static void *cpu_create(const inf_model *m, int max_batch, int threads, char *er
     cpu->w = inf_model_weights(m);
     cpu->max_batch = max_batch;
     size_t B = (size_t)max_batch, D = (size_t)c->dim, H = (size_t)c->hidden_dim;
-    size_t KV = (size_t)c->kv_dim, S = (size_t)c->seq_len;
-    size_t sizes[] = {B * D, B * D, B * D, B * D, B * KV, B * KV, B * H, B * H, (size_t)threads * S};
+    size_t KV = (size_t)c->kv_dim, S = (size_t)c->seq_len, kv_mul = (size_t)(c->n_heads / c->n_kv_heads);
+    size_t sizes[] = {B * D, B * D, B * D, B * D, B * KV, B * KV, B * H, B * H, (size_t)threads * kv_mul * S};
     float **slots[] = {&cpu->x, &cpu->xb, &cpu->xb2, &cpu->q, &cpu->k, &cpu->v, &cpu->hb, &cpu->hb2, &cpu->att};
     size_t total = 0;
     for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++)
@@ -159,14 +159,15 @@ static void forward_rows(struct cpu *cpu, int r0, int r1, float *att)
             memcpy(kv->value + l * layer_kv + (size_t)pos * kv_dim, v + (size_t)r * kv_dim,
                    (size_t)kv_dim * sizeof *v);
         }
+        /* The kv_mul query heads of each key/value head together. */
         for (int r = 0; r < rows; r++) {
             const struct cpu_kv *kv = cpu->kv[r0 + r];
             int n_pos = cpu->pos[r0 + r] + 1;
-            for (int h = 0; h < c->n_heads; h++) {
-                size_t kv_head = (size_t)(h / kv_mul) * hs;
-                inf_attention_head(xb + (size_t)r * dim + (size_t)h * hs, q + (size_t)r * dim + (size_t)h * hs,
-                                   kv->key + l * layer_kv + kv_head * c->seq_len, c->seq_len,
-                                   kv->value + l * layer_kv + kv_head, kv_dim, n_pos, hs, att);
+            for (int g = 0; g < c->n_kv_heads; g++) {
+                size_t kv_head = (size_t)g * hs, h = (size_t)g * kv_mul * hs;
+                inf_attention_heads(xb + (size_t)r * dim + h, q + (size_t)r * dim + h, kv_mul,
+                                    kv->key + l * layer_kv + kv_head * c->seq_len, c->seq_len,
+                                    kv->value + l * layer_kv + kv_head, kv_dim, n_pos, hs, att);
             }
         }
         inf_matmul(xb2, xb, w->wo + ld * dim, rows, dim, dim, 0, dim);
@@ -187,7 +188,8 @@ static void forward_rows(struct cpu *cpu, int r0, int r1, float *att)
 static void forward_chunks(void *arg, int i)
 {
     struct cpu *cpu = arg;
-    float *att = cpu->att + (size_t)i * cpu->c->seq_len;
+    const inf_config *c = cpu->c;
+    float *att = cpu->att + (size_t)i * (size_t)(c->n_heads / c->n_kv_heads) * (size_t)c->seq_len;
     for (int k; (k = atomic_fetch_add(&cpu->next_chunk, 1)) < cpu->n_chunks;)
         forward_rows(cpu, cpu->bounds[k], cpu->bounds[k + 1], att);
 }

@@ -367,27 +367,118 @@ CLONED static void softmax(float *x, int n)
 
 void inf_softmax(float *x, int n) { softmax(x, n); }
 
-/* The scores of the 16 * NV (a constant once inlined) positions from T, into ATT: q . k_t
- * summed over i in order, then divided by SCALE. NV independent vectors keep the
- * pipeline busy; the running lane-wise maximum M takes them in. */
-HELPER void scores_block(float *att, const float *q, const float *keys, int key_stride, int t,
-                         int head_size, float scale, v16f *m, int nv)
+/* The most query heads attention takes together (grouped-query attention shares each key
+ * and value head between kv_mul of them; 2 in every llama2.c model). */
+#define MAX_GROUP 2
+
+/* The scores of the 16 * NV positions from T for NH heads (constants once inlined):
+ * head h's q at Q + h * HEAD_SIZE, its scores at ATT + h * N_POS. Each is q . k_t summed
+ * over i in order, then divided by SCALE; each key load serves every head, and NH * NV
+ * independent vectors keep the pipeline busy. M[h], a running lane-wise maximum, takes
+ * them in. */
+HELPER void scores_block(float *att, int n_pos, const float *q, const float *keys, int key_stride,
+                         int t, int head_size, float scale, v16f *m, int nh, int nv)
 {
-    v16f acc[2];
+    v16f acc[MAX_GROUP][2];
 #pragma GCC unroll 2
-    for (int j = 0; j < nv; j++)
-        acc[j] = q[0] * LOAD16(keys + t + 16 * j);
+    for (int h = 0; h < nh; h++)
+#pragma GCC unroll 2
+        for (int j = 0; j < nv; j++)
+            acc[h][j] = q[h * head_size] * LOAD16(keys + t + 16 * j);
     for (int i = 1; i < head_size; i++) {
         const float *k = keys + (size_t)i * key_stride + t;
 #pragma GCC unroll 2
-        for (int j = 0; j < nv; j++)
-            acc[j] += q[i] * LOAD16(k + 16 * j);
+        for (int j = 0; j < nv; j++) {
+            const v16f kv = LOAD16(k + 16 * j);
+#pragma GCC unroll 2
+            for (int h = 0; h < nh; h++)
+                acc[h][j] += q[h * head_size + i] * kv;
+        }
     }
 #pragma GCC unroll 2
-    for (int j = 0; j < nv; j++) {
-        acc[j] /= scale;
-        STORE16(att + t + 16 * j, acc[j]);
-        *m = SELECT16(acc[j] > *m, acc[j], *m);
+    for (int h = 0; h < nh; h++)
+#pragma GCC unroll 2
+        for (int j = 0; j < nv; j++) {
+            acc[h][j] /= scale;
+            STORE16(att + (size_t)h * n_pos + t + 16 * j, acc[h][j]);
+            m[h] = SELECT16(acc[h][j] > m[h], acc[h][j], m[h]);
+        }
+}
+
+/* NH (a constant once inlined) heads of attention over the same keys and values; see
+ * attention_heads(). */
+HELPER void attention_group(float *out, const float *q, const float *keys, int key_stride,
+                            const float *values, int value_stride, int n_pos, int head_size,
+                            float *att, int nh)
+{
+    const float scale = sqrtf((float)head_size);
+    v16f m[MAX_GROUP];
+#pragma GCC unroll 2
+    for (int h = 0; h < nh; h++)
+        m[h] = SPLAT16(-INFINITY);
+    int t = 0;
+    for (; t + 32 <= n_pos; t += 32)
+        scores_block(att, n_pos, q, keys, key_stride, t, head_size, scale, m, nh, 2);
+    for (; t + 16 <= n_pos; t += 16)
+        scores_block(att, n_pos, q, keys, key_stride, t, head_size, scale, m, nh, 1);
+    /* The last positions: the 16 that end at n_pos (recomputing some gives the same
+     * scores), or one at a time when there are fewer. */
+    if (t < n_pos && n_pos >= 16)
+        scores_block(att, n_pos, q, keys, key_stride, n_pos - 16, head_size, scale, m, nh, 1);
+    const int tail = n_pos >= 16 ? n_pos : t;
+#pragma GCC unroll 2
+    for (int h = 0; h < nh; h++) {
+        float *a = att + (size_t)h * n_pos;
+        const float *qh = q + h * head_size;
+        for (t = tail; t < n_pos; t++) {
+            float score = qh[0] * keys[t];
+            for (int i = 1; i < head_size; i++)
+                score += qh[i] * keys[(size_t)i * key_stride + t];
+            a[t] = score / scale;
+        }
+        scale_by(a, n_pos, 1.0f / exp_sum(a, n_pos, max_of(a + tail, n_pos - tail, &m[h])));
+    }
+    if (head_size % 8 == 0) {
+        for (int i = 0; i < head_size; i += 8) {
+            const float *v = values + i;
+            v8f acc[MAX_GROUP][4];
+#pragma GCC unroll 2
+            for (int h = 0; h < nh; h++)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++)
+                    acc[h][j] = (v8f){0};
+            int u = 0;
+            for (; u + 4 <= n_pos; u += 4)
+#pragma GCC unroll 4
+                for (int j = 0; j < 4; j++) {
+                    const v8f vu = LOAD8(v + (size_t)(u + j) * value_stride);
+#pragma GCC unroll 2
+                    for (int h = 0; h < nh; h++)
+                        acc[h][j] += att[(size_t)h * n_pos + u + j] * vu;
+                }
+            for (; u < n_pos; u++) {
+                const v8f vu = LOAD8(v + (size_t)u * value_stride);
+#pragma GCC unroll 2
+                for (int h = 0; h < nh; h++)
+                    acc[h][0] += att[(size_t)h * n_pos + u] * vu;
+            }
+#pragma GCC unroll 2
+            for (int h = 0; h < nh; h++) {
+                const v8f sum = (acc[h][0] + acc[h][1]) + (acc[h][2] + acc[h][3]);
+                STORE8(out + h * head_size + i, sum);
+            }
+        }
+        return;
+    }
+#pragma GCC unroll 2
+    for (int h = 0; h < nh; h++) {
+        float *o = out + h * head_size;
+        memset(o, 0, (size_t)head_size * sizeof *o);
+        for (int u = 0; u < n_pos; u++) {
+            const float *v = values + (size_t)u * value_stride;
+            for (int i = 0; i < head_size; i++)
+                o[i] += att[(size_t)h * n_pos + u] * v[i];
+        }
     }
 }
 
@@ -395,61 +486,31 @@ HELPER void scores_block(float *att, const float *q, const float *keys, int key_
  * sums); each score is summed over i in order, as run.c does, and the maximum is taken on
  * the way. The weighted sum of values keeps 4 interleaved partial sums per 8 components
  * (vector registers) when the head is a multiple of 8 wide (all llama2.c models); other
- * widths take scalar loops. */
-CLONED static void attention_head(float *out, const float *q, const float *keys, int key_stride,
-                                  const float *values, int value_stride, int n_pos, int head_size,
-                                  float *att)
+ * widths take scalar loops. Heads go by pairs, which share every load of keys and values
+ * and double the independent sums of the value loop. */
+CLONED static void attention_heads(float *out, const float *q, int n_heads, const float *keys,
+                                   int key_stride, const float *values, int value_stride, int n_pos,
+                                   int head_size, float *att)
 {
-    const float scale = sqrtf((float)head_size);
-    v16f m = SPLAT16(-INFINITY);
-    int t = 0;
-    for (; t + 32 <= n_pos; t += 32)
-        scores_block(att, q, keys, key_stride, t, head_size, scale, &m, 2);
-    for (; t + 16 <= n_pos; t += 16)
-        scores_block(att, q, keys, key_stride, t, head_size, scale, &m, 1);
-    /* The last positions: the 16 that end at n_pos (recomputing some gives the same
-     * scores), or one at a time when there are fewer. */
-    if (t < n_pos && n_pos >= 16)
-        scores_block(att, q, keys, key_stride, n_pos - 16, head_size, scale, &m, 1);
-    const int tail = n_pos >= 16 ? n_pos : t;
-    for (t = tail; t < n_pos; t++) {
-        float score = q[0] * keys[t];
-        for (int i = 1; i < head_size; i++)
-            score += q[i] * keys[(size_t)i * key_stride + t];
-        att[t] = score / scale;
-    }
-    const float inv_sum = 1.0f / exp_sum(att, n_pos, max_of(att + tail, n_pos - tail, &m));
-    scale_by(att, n_pos, inv_sum);
-    if (head_size % 8 == 0) {
-        for (int i = 0; i < head_size; i += 8) {
-            const float *v = values + i;
-            v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
-            int u = 0;
-            for (; u + 4 <= n_pos; u += 4) {
-                a0 += att[u] * LOAD8(v + (size_t)u * value_stride);
-                a1 += att[u + 1] * LOAD8(v + (size_t)(u + 1) * value_stride);
-                a2 += att[u + 2] * LOAD8(v + (size_t)(u + 2) * value_stride);
-                a3 += att[u + 3] * LOAD8(v + (size_t)(u + 3) * value_stride);
-            }
-            for (; u < n_pos; u++)
-                a0 += att[u] * LOAD8(v + (size_t)u * value_stride);
-            v8f sum = (a0 + a1) + (a2 + a3);
-            STORE8(out + i, sum);
-        }
-        return;
-    }
-    memset(out, 0, (size_t)head_size * sizeof *out);
-    for (int u = 0; u < n_pos; u++) {
-        const float *v = values + (size_t)u * value_stride;
-        for (int i = 0; i < head_size; i++)
-            out[i] += att[u] * v[i];
-    }
+    int h = 0;
+    for (; h + 2 <= n_heads; h += 2)
+        attention_group(out + h * head_size, q + h * head_size, keys, key_stride, values,
+                        value_stride, n_pos, head_size, att, 2);
+    if (h < n_heads)
+        attention_group(out + h * head_size, q + h * head_size, keys, key_stride, values,
+                        value_stride, n_pos, head_size, att, 1);
 }
 
 void inf_attention_head(float *out, const float *q, const float *keys, int key_stride,
                         const float *values, int value_stride, int n_pos, int head_size, float *att)
 {
-    attention_head(out, q, keys, key_stride, values, value_stride, n_pos, head_size, att);
+    attention_heads(out, q, 1, keys, key_stride, values, value_stride, n_pos, head_size, att);
+}
+
+void inf_attention_heads(float *out, const float *q, int n_heads, const float *keys, int key_stride,
+                         const float *values, int value_stride, int n_pos, int head_size, float *att)
+{
+    attention_heads(out, q, n_heads, keys, key_stride, values, value_stride, n_pos, head_size, att);
 }
 
 CLONED static void swiglu(float *h, const float *g, int n)

@@ -32,6 +32,12 @@ void inf_softmax(float *x, int n);
 void inf_attention_head(float *out, const float *q, const float *keys, int key_stride,
                         const float *values, int value_stride, int n_pos, int head_size, float *att);
 
+/* inf_attention_head() for N_HEADS heads that share KEYS and VALUES (grouped-query
+ * attention): head j reads Q + j * HEAD_SIZE and writes OUT + j * HEAD_SIZE, with the
+ * same result as a call of its own. ATT is scratch of N_HEADS * N_POS floats. */
+void inf_attention_heads(float *out, const float *q, int n_heads, const float *keys, int key_stride,
+                         const float *values, int value_stride, int n_pos, int head_size, float *att);
+
 /* h[i] = silu(h[i]) * g[i] for i < N (the SwiGLU gate). */
 void inf_swiglu(float *h, const float *g, int n);
 

@@ -135,6 +135,28 @@ static void test_kernels(void)
             CHECK(bad == 0, "attention head of width %d over %d positions", hs, n);
         }
 
+    /* Heads that share keys and values, taken together, give each head's own result. */
+    bad = 0;
+    for (int n_heads = 1; n_heads <= 3; n_heads++)
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+            enum { HS = 8, MAX_N = 77, STRIDE = 80, VSTRIDE = 20 };
+            const int n = counts[c];
+            float keys[HS * STRIDE], values[MAX_N * VSTRIDE], qv[3 * HS], att[3 * MAX_N];
+            float together[3 * HS], alone[HS];
+            for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+                keys[i] = frand();
+            for (size_t i = 0; i < sizeof values / sizeof *values; i++)
+                values[i] = frand();
+            for (int i = 0; i < n_heads * HS; i++)
+                qv[i] = frand() * 3;
+            inf_attention_heads(together, qv, n_heads, keys, STRIDE, values, VSTRIDE, n, HS, att);
+            for (int h = 0; h < n_heads; h++) {
+                inf_attention_head(alone, qv + h * HS, keys, STRIDE, values, VSTRIDE, n, HS, att);
+                bad += memcmp(alone, together + h * HS, sizeof alone) != 0;
+            }
+        }
+    CHECK(bad == 0, "grouped attention heads are bit-identical to one call per head");
+
     float h[10], gate[10];
     for (int i = 0; i < 10; i++)
         h[i] = frand() * 4, gate[i] = frand();
