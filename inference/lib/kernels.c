@@ -5,20 +5,6 @@
 #include <stdint.h>
 #include <string.h>
 
-void inf_rmsnorm(float *out, const float *x, const float *weight, int rows, int dim)
-{
-    for (int r = 0; r < rows; r++, out += dim, x += dim) {
-        float ss = 0.0f;
-        for (int j = 0; j < dim; j++)
-            ss += x[j] * x[j];
-        ss /= (float)dim;
-        ss += 1e-5f;
-        ss = 1.0f / sqrtf(ss);
-        for (int j = 0; j < dim; j++)
-            out[j] = weight[j] * (ss * x[j]);
-    }
-}
-
 /* Dot products are summed in 8 interleaved partial sums held in one vector (GCC/clang
  * vector extension: two SSE registers, or one AVX register in the AVX2 and AVX-512
  * clones), then the lanes pairwise, then the scalar tail: a fixed order for a given
@@ -42,6 +28,32 @@ typedef float v16f_any __attribute__((vector_size(64), aligned(4), may_alias));
 /* Helpers of the cloned kernels must be inlined into each clone to be compiled for its
  * target: an out-of-line copy would be the baseline one. */
 #define HELPER static inline __attribute__((always_inline))
+
+/* ROWS (a constant once inlined) rows at once: each sum of squares is run.c's sequential
+ * one, and ROWS of them are independent chains in flight together. OUT may equal X. */
+HELPER void rmsnorm_rows(float *out, const float *x, const float *weight, int dim, int rows)
+{
+    float ss[4] = {0};
+    for (int j = 0; j < dim; j++)
+        for (int r = 0; r < rows; r++)
+            ss[r] += x[(size_t)r * dim + j] * x[(size_t)r * dim + j];
+    for (int r = 0; r < rows; r++) {
+        float scale = ss[r] / (float)dim;
+        scale += 1e-5f;
+        scale = 1.0f / sqrtf(scale);
+        for (int j = 0; j < dim; j++)
+            out[(size_t)r * dim + j] = weight[j] * (scale * x[(size_t)r * dim + j]);
+    }
+}
+
+void inf_rmsnorm(float *out, const float *x, const float *weight, int rows, int dim)
+{
+    int r = 0;
+    for (; r + 4 <= rows; r += 4)
+        rmsnorm_rows(out + (size_t)r * dim, x + (size_t)r * dim, weight, dim, 4);
+    for (; r < rows; r++)
+        rmsnorm_rows(out + (size_t)r * dim, x + (size_t)r * dim, weight, dim, 1);
+}
 
 /* ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)), in three vector additions. */
 HELPER float reduce8(const v8f *a)
@@ -244,13 +256,13 @@ void inf_rope_table(float *cos_sin, int seq_len, int head_size)
 
 void inf_rope(float *vec, int len, int head_size, const float *cos_sin_row)
 {
-    for (int i = 0; i < len; i += 2) {
-        int h = i % head_size;
-        float fcr = cos_sin_row[h], fci = cos_sin_row[h + 1];
-        float v0 = vec[i], v1 = vec[i + 1];
-        vec[i] = v0 * fcr - v1 * fci;
-        vec[i + 1] = v0 * fci + v1 * fcr;
-    }
+    for (int head = 0; head < len; head += head_size, vec += head_size)
+        for (int i = 0; i < head_size; i += 2) {
+            float fcr = cos_sin_row[i], fci = cos_sin_row[i + 1];
+            float v0 = vec[i], v1 = vec[i + 1];
+            vec[i] = v0 * fcr - v1 * fci;
+            vec[i + 1] = v0 * fci + v1 * fcr;
+        }
 }
 
 /* The lane-wise kernels below (exp, softmax, attention scores, SwiGLU) work on 16 lanes.
