@@ -57,7 +57,8 @@ static void on_line(struct stream *s, const char *line, size_t len)
 }
 
 /* libevent hands over whole HTTP chunks and empties the buffer after this callback;
- * the server sends every SSE event as one chunk, so no line is ever cut in two. */
+ * the server puts whole SSE events in each chunk (one or several), so no line is ever
+ * cut in two. */
 static void on_chunk(struct evhttp_request *req, void *arg)
 {
     struct stream *s = arg;
