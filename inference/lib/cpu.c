@@ -194,11 +194,12 @@ static void forward_chunks(void *arg, int i)
         forward_rows(cpu, cpu->bounds[k], cpu->bounds[k + 1], att);
 }
 
-/* Splits N rows into at most CHUNKS_PER_THREAD * pool_size chunks of about equal size,
- * moving each boundary forward to the start of a sequence; sets n_chunks. */
+/* Splits N rows into at most CHUNKS_PER_THREAD * pool_size chunks (one for a single
+ * thread) of about equal size, moving each boundary forward to the start of a sequence;
+ * sets n_chunks. */
 static void split_rows(struct cpu *cpu, void *const *kv, int n)
 {
-    int chunks = CHUNKS_PER_THREAD * pool_size(cpu->pool);
+    int threads = pool_size(cpu->pool), chunks = threads > 1 ? CHUNKS_PER_THREAD * threads : 1;
     if (chunks > n / MIN_ROWS_PER_CHUNK)
         chunks = n / MIN_ROWS_PER_CHUNK;
     if (chunks < 1)
