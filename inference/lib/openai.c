@@ -406,11 +406,25 @@ int oai_write_error(struct oai_buf *b, const struct oai_error *err)
 }
 
 /* {"id":..,"object":..,"created":..,"model":.., -- the head every response shares. */
+/* V in decimal: the head of every streamed token carries one, and printf's two passes
+ * cost more than the rest of the chunk. */
+static int buf_llong(struct oai_buf *b, long long v)
+{
+    char digits[24], *p = digits + sizeof digits;
+    unsigned long long u = v < 0 ? 0 - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0)
+        *--p = '-';
+    return oai_buf_add(b, p, (size_t)(digits + sizeof digits - p));
+}
+
 static int write_head(struct oai_buf *b, const struct oai_meta *m, const char *object)
 {
-    if (buf_cstr(b, "{\"id\":") < 0 || buf_json_cstr(b, m->id) < 0 ||
-        oai_buf_printf(b, ",\"object\":\"%s\",\"created\":%lld,\"model\":", object, m->created) < 0 ||
-        buf_json_cstr(b, m->model) < 0)
+    if (buf_cstr(b, "{\"id\":") < 0 || buf_json_cstr(b, m->id) < 0 || buf_cstr(b, ",\"object\":\"") < 0 ||
+        buf_cstr(b, object) < 0 || buf_cstr(b, "\",\"created\":") < 0 || buf_llong(b, m->created) < 0 ||
+        buf_cstr(b, ",\"model\":") < 0 || buf_json_cstr(b, m->model) < 0)
         return -1;
     return buf_cstr(b, ",");
 }
