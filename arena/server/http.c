@@ -9,6 +9,8 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/event.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -472,8 +474,16 @@ int http_start(server *s, char *err, size_t errlen)
     if (c->tls_cert && !(s->tls = tls_context(c, err, errlen))) return -1;
     if (!(s->heads = calloc(HEAD_BUCKETS, sizeof *s->heads))) { snprintf(err, errlen, "out of memory"); return -1; }
     evhttp_set_bevcb(s->http, new_connection, s);
-    if (!evhttp_bind_socket_with_handle(s->http, c->host, (ev_uint16_t)c->port)) {
+    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(s->http, c->host, (ev_uint16_t)c->port);
+    if (!bound) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
+        return -1;
+    }
+    /* Accepted connections inherit TCP_NODELAY (Linux): a stream sends one small chunk per
+     * token, which Nagle would hold back until the client's delayed ACK, up to 40 ms. */
+    int one = 1;
+    if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
+        snprintf(err, errlen, "cannot set TCP_NODELAY on %s:%d: %s", c->host, c->port, strerror(errno));
         return -1;
     }
     return 0;
