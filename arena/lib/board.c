@@ -101,6 +101,7 @@ struct board {
     const st_table *table;
     board_ci ci;
     int rounds, threads, debounce_ms;
+    double ci_max_share;
     unsigned long seed;
     char *anchor_model;
     double anchor_value;
@@ -123,6 +124,7 @@ void board_opts_default(board_opts *o)
     o->seed = 42;
     o->threads = 1;
     o->debounce_ms = 250;
+    o->ci_max_share = 0.25;
     o->anchor_model = "mixtral-8x7b-instruct-v0.1";   /* arena-ratings' default anchor */
     o->anchor_value = 1114.0;
 }
@@ -510,23 +512,48 @@ static void *worker(void *arg)
     return NULL;
 }
 
+static struct timespec mono_after(double seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double ns = (double)t.tv_nsec + seconds * 1e9;
+    t.tv_sec += (time_t)(ns / 1e9);
+    t.tv_nsec = (long)fmod(ns, 1e9);
+    return t;
+}
+
+static double mono_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
 /* The interval thread: one job at a time, always the newest (a job is never cancelled
- * for a newer one, so intervals keep coming under a steady stream of votes). */
+ * for a newer one, so intervals keep coming under a steady stream of votes). After a job
+ * of T seconds it rests T (1 - share) / share before the next, so a bootstrap never takes
+ * more than ci_max_share of a core from the server under load; jobs that arrive meanwhile
+ * are replaced by newer ones, and the rest only delays intervals, never points. */
 static void *ci_worker(void *arg)
 {
     board *b = arg;
+    struct timespec rest_until = mono_after(0);
     pthread_mutex_lock(&b->mu);
     while (!b->stop) {
         if (!b->job[0] && !b->job[1]) {
             pthread_cond_wait(&b->ci_wake, &b->mu);
             continue;
         }
+        if (pthread_cond_timedwait(&b->ci_wake, &b->mu, &rest_until) != ETIMEDOUT)
+            continue;   /* woken early (a newer job, or stop): look again */
         rt_data *job[2] = { b->job[0], b->job[1] };
         uint64_t gen = b->job_gen;
         b->job[0] = b->job[1] = NULL;
         pthread_mutex_unlock(&b->mu);
+        double t0 = mono_now();
         intervals *iv[2];
         for (int a = 0; a < 2; a++) iv[a] = job[a] ? compute_intervals(b, job[a], gen) : NULL;
+        rest_until = mono_after((mono_now() - t0) * (1 - b->ci_max_share) / b->ci_max_share);
         pthread_mutex_lock(&b->mu);
         for (int a = 0; a < 2; a++) {
             intervals_free(b->res[a]);
@@ -552,21 +579,27 @@ board *board_new(const board_opts *o, char *err, size_t errlen)
         board_opts_default(&def);
         o = &def;
     }
-    if (o->bootstrap_rounds < 1 || o->debounce_ms < 0 || o->threads < 0 || (o->n_models && !o->models)) {
-        snprintf(err, errlen, "bad board options (rounds >= 1, debounce >= 0, threads >= 0)");
+    if (o->bootstrap_rounds < 1 || o->debounce_ms < 0 || o->threads < 0 || (o->n_models && !o->models) ||
+        !(o->ci_max_share > 0 && o->ci_max_share <= 1)) {
+        snprintf(err, errlen, "bad board options (rounds >= 1, debounce >= 0, threads >= 0, 0 < ci_max_share <= 1)");
         return NULL;
     }
     board *b = calloc(1, sizeof *b);
     if (!b) goto nomem;
     pthread_mutex_init(&b->mu, NULL);
     pthread_cond_init(&b->wake, NULL);
-    pthread_cond_init(&b->ci_wake, NULL);
+    pthread_condattr_t mono;   /* the interval thread's rests are timed on CLOCK_MONOTONIC */
+    pthread_condattr_init(&mono);
+    pthread_condattr_setclock(&mono, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->ci_wake, &mono);
+    pthread_condattr_destroy(&mono);
     pthread_cond_init(&b->synced, NULL);
     b->table = o->static_table;
     b->ci = o->ci;
     b->rounds = o->bootstrap_rounds;
     b->threads = o->threads;
     b->debounce_ms = o->debounce_ms;
+    b->ci_max_share = o->ci_max_share;
     b->seed = o->seed;
     b->anchor_value = o->anchor_value;
     b->last_tstamp[0] = b->last_tstamp[1] = NAN;
@@ -686,8 +719,9 @@ int board_add_vote(board *b, const store_vote_record *r)
     memcpy(q->names + q->len, r->model_a, la);
     memcpy(q->names + q->len + la, r->model_b, lb);
     q->len += la + lb;
-    b->added_gen++;
-    pthread_cond_signal(&b->wake);
+    /* Only an idle worker needs waking: a busy or debouncing one looks at added_gen
+     * before it waits again (a signal per vote costs the loop a futex call). */
+    if (b->added_gen++ == b->points_gen) pthread_cond_signal(&b->wake);
     pthread_mutex_unlock(&b->mu);
     return 1;
 nomem:

@@ -73,6 +73,9 @@ typedef struct board_opts {
     unsigned long seed;                   /* 42 */
     int threads;                          /* bootstrap threads; 1 (the server has work) */
     int debounce_ms;                      /* 250 */
+    double ci_max_share;                  /* 0.25: under a steady stream of votes the
+                                             interval thread rests between jobs so that it
+                                             uses at most this share of one core */
     const char *anchor_model;             /* BT anchor (arena-ratings' --anchor); NULL */
     double anchor_value;
 } board_opts;

@@ -66,6 +66,7 @@ typedef struct cfg_config {
     /* board */
     char *ci_method;                  /* "bootstrap" or "sandwich" */
     int   bootstrap_rounds;           /* 200 */
+    double ci_max_share;              /* 0.25: at most this share of a core for intervals */
     char *static_table;               /* CSV path, or NULL for none */
     char *static_key_column;          /* "model" */
     char *static_score_column;        /* "average" */

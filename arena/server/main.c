@@ -5,7 +5,6 @@
  * configuration error. */
 #include "server.h"
 
-#include <event2/thread.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -143,13 +142,26 @@ static int import_one(void *ud, const rd_record *r, char *err, size_t errlen)
 
 static void tick(evutil_socket_t fd, short what, void *arg) {}
 
+/* The event loop belongs to the main thread alone (the board's threads never touch it), so
+ * it needs no locks; and since no descriptor it watches is a dup() of another, epoll may
+ * batch a request's event changes into one epoll_ctl per descriptor per loop pass. */
+static struct event_base *new_event_base(void)
+{
+    struct event_config *ec = event_config_new();
+    if (!ec) return NULL;
+    event_config_set_flag(ec, EVENT_BASE_FLAG_NOLOCK | EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *base = event_base_new_with_config(ec);
+    event_config_free(ec);
+    return base;
+}
+
 static int run_import(cfg_config *c, const char *file)
 {
     char err[512];
     int rc = 1;
     import_state im = {0};
     struct event *timer = NULL;
-    if (!(im.base = event_base_new())) return 1;
+    if (!(im.base = new_event_base())) return 1;
     if (!(im.st = open_store(c, im.base, err, sizeof err))) { fprintf(stderr, "arena-server: %s\n", err); goto out; }
     /* A ticking timer so that the loop below wakes up while the connection is made. */
     timer = event_new(im.base, -1, EV_PERSIST, tick, NULL);
@@ -216,6 +228,7 @@ static int setup_models(server *s, char *err, size_t errlen)
     bo.n_models = c->n_models;
     bo.static_table = s->static_table;
     bo.bootstrap_rounds = c->bootstrap_rounds;
+    bo.ci_max_share = c->ci_max_share;
     if (board_parse_ci(c->ci_method, &bo.ci) < 0) { snprintf(err, errlen, "%s: field board.ci_method: unknown", c->path); goto out; }
     if (!(s->board = board_new(&bo, err, errlen))) goto out;
     rc = 0;
@@ -294,11 +307,10 @@ int main(int argc, char **argv)
         cfg_free(c);
         return 2;
     }
-    evthread_use_pthreads();
     server s = {.cfg = c};
     int rc = 1;
     struct event *sigint = NULL, *sigterm = NULL;
-    if (!(s.base = event_base_new())) { fprintf(stderr, "arena-server: cannot create the event loop\n"); goto out; }
+    if (!(s.base = new_event_base())) { fprintf(stderr, "arena-server: cannot create the event loop\n"); goto out; }
     if (setup(&s, err, sizeof err) < 0) { fprintf(stderr, "arena-server: %s\n", err); goto out; }
     sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
     sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
