@@ -18,6 +18,7 @@
 #include <openssl/sha.h>
 
 #include "config.h"
+#include "token.h"
 
 /* ---- the scripts ---- */
 
@@ -610,6 +611,7 @@ void store_config_default(store_config *c)
     c->backoff_max_ms = 2000;
     c->follow_block_ms = 1000;
     c->follow_count = 512;
+    c->follow_pause_ms = 50;
     c->wait_timeout_ms = 100;
 }
 
@@ -622,7 +624,7 @@ static void sha1_hex(const char *text, char out[41])
 {
     unsigned char md[SHA_DIGEST_LENGTH];
     SHA1((const unsigned char *)text, strlen(text), md);
-    for (int i = 0; i < SHA_DIGEST_LENGTH; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    btok_hex(md, SHA_DIGEST_LENGTH, out);
 }
 
 static int valid_ns(const char *ns)
@@ -652,7 +654,7 @@ store *store_new(struct event_base *base, const store_config *cfg, char *err, si
         return NULL;
     }
     if (cfg->command_timeout_ms <= 0 || cfg->backoff_min_ms <= 0 || cfg->backoff_max_ms < cfg->backoff_min_ms ||
-        cfg->follow_block_ms <= 0 || cfg->follow_count <= 0 || cfg->wait_replicas < 0) {
+        cfg->follow_block_ms <= 0 || cfg->follow_count <= 0 || cfg->follow_pause_ms < 0 || cfg->wait_replicas < 0) {
         snprintf(err, errlen, "bad store timing options");
         return NULL;
     }
@@ -979,7 +981,7 @@ static void sha256_hex16(const char *text, char out[17])
 {
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256((const unsigned char *)text, strlen(text), md);
-    for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+    btok_hex(md, 8, out);
 }
 
 int store_import_vote(store *s, const store_vote_record *rec, store_done_cb cb, void *ud)
@@ -1130,6 +1132,11 @@ static void follow_done(req *r, redisReply *reply)
         if (last->type == REDIS_REPLY_ARRAY && last->elements >= 1 && last->element[0]->str)
             snprintf(f->last_id, sizeof f->last_id, "%s", last->element[0]->str);
         if (n) f->cb(f->ud, STORE_OK, s->recbuf, n);
+        if (f->running && entries->elements < (size_t)s->cfg.follow_count && s->cfg.follow_pause_ms > 0) {
+            struct timeval pause = { s->cfg.follow_pause_ms / 1000, (s->cfg.follow_pause_ms % 1000) * 1000 };
+            evtimer_add(f->retry, &pause);
+            return;
+        }
     }
     if (f->running) follow_next(s);
 }

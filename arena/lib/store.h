@@ -72,6 +72,7 @@ typedef struct store_config {
     int backoff_min_ms, backoff_max_ms;   /* 50, 2000 */
     int follow_block_ms;              /* XREAD BLOCK: 1000 */
     int follow_count;                 /* XREAD COUNT: 512 */
+    int follow_pause_ms;              /* rest after a batch that caught up: 50 */
     int wait_replicas, wait_timeout_ms;   /* 0 = no WAIT; 100 */
     /* Connection events ("connected to 127.0.0.1:6379", "lost: ...") for the server's
      * log; may be NULL. msg is valid during the call. */
@@ -189,7 +190,9 @@ typedef void (*store_records_cb)(void *ud, store_status st, const store_vote_rec
  * the follow connection: XREAD COUNT follow_count BLOCK follow_block_ms, again and again,
  * resuming after a reconnect from the last id delivered (so nothing is skipped or
  * delivered twice). Blocking XREAD rather than polling: a vote reaches the board in one
- * round trip, and an idle server costs one command a second. One follower per store;
+ * round trip, and an idle server costs one command a second. Under a steady stream of
+ * votes the follower rests follow_pause_ms after each batch that caught up, so it reads
+ * many votes a round trip instead of one (a backlog is read without rests). One follower per store;
  * 0, or -1 when one is already running or from_id is not a stream id. An error reply
  * (say, the key holds another type) is reported as STORE_UNAVAILABLE and retried a
  * second later. "$" is resolved by Redis on each read until a first record arrives, so

@@ -19,8 +19,18 @@ static int mac_hex(const char *secret, size_t secret_len, const char *id, const 
     int n = snprintf((char *)msg, sizeof msg, "%s.%s", id, expiry);
     if (n < 0 || (size_t)n >= sizeof msg) return -1;
     if (!HMAC(EVP_sha256(), secret, (int)secret_len, msg, (size_t)n, mac, &maclen) || maclen * 2 != MAC_HEX) return -1;
-    for (unsigned int i = 0; i < maclen; i++) snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+    btok_hex(mac, maclen, hex);
     return 0;
+}
+
+void btok_hex(const unsigned char *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
 }
 
 int btok_sign(const char *secret, size_t secret_len, const char *id, time_t expiry, char *out, size_t outlen)

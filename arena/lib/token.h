@@ -22,4 +22,8 @@ typedef enum { BTOK_OK = 0, BTOK_MALFORMED, BTOK_BAD_MAC, BTOK_EXPIRED } btok_st
 /* Checks token against id at time now. */
 btok_status btok_verify(const char *secret, size_t secret_len, const char *id, const char *token, time_t now);
 
+/* Writes the N bytes as 2N lowercase hex digits and a NUL into out (2N + 1 bytes): the
+ * spelling of MACs, digests and battle ids everywhere in the arena. */
+void btok_hex(const unsigned char *bytes, size_t n, char *out);
+
 #endif

@@ -725,7 +725,7 @@ static void create_battle(create_op *op)
     unsigned char raw[12];
     char id[25];
     if (RAND_bytes(raw, sizeof raw) != 1) goto fail;
-    for (int i = 0; i < 12; i++) snprintf(id + 2 * i, 3, "%02x", raw[i]);
+    btok_hex(raw, sizeof raw, id);
     battle *bt = battle_new(id, s->models[a].cfg->name, s->models[b].cfg->name, !op->named, prompt, now_seconds());
     live_battle *lb = bt ? insert(s, bt, op->ip) : NULL;
     if (!lb) { battle_free(bt); goto fail; }

@@ -342,10 +342,11 @@ int main(void)
     double secs = now_s() - t0;
     qsort(latency, N_VOTES, sizeof *latency, cmp_double);
     double votes_s = N_VOTES / secs;
-    snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -t incr -n 100000 -c 64 --csv 2>/dev/null", rp.port);
-    double incr = popen_rate(cmd, "\"INCR\",\"");
     printf("votes through HTTP (64 connections, token check, rate-limit off, vote script): %d acknowledged of %d\n", ok_items, N_VOTES);
     printf("  %.0f votes/s, p50 %.2f ms, p99 %.2f ms (target p99 < 10 ms)\n", votes_s, latency[N_VOTES / 2] * 1e3, latency[N_VOTES * 99 / 100] * 1e3);
+    fflush(stdout);
+    snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -t incr -n 100000 -c 64 --csv 2>/dev/null", rp.port);
+    double incr = popen_rate(cmd, "\"INCR\",\"");
     printf("  baseline redis-benchmark INCR (64 clients, same server): %.0f requests/s; ratio %.2f (target >= 0.5)\n", incr, incr > 0 ? votes_s / incr : 0);
 
     /* 2. leaderboard reads */

@@ -359,6 +359,7 @@ int main(void)
     save("c0", STORE_SIDE_DONE, STORE_SIDE_DONE, 1);
     v = vote("c0", "model_a", 0);
     acked += v.st == STORE_OK;
+    rp_run_for(base, 150);   /* past the follower's rest: its next XREAD is in flight, so it sees the crash */
     redisFree(c);
     rp_stop(&rp, SIGKILL);
     v = vote("c0", "model_b", 0);
