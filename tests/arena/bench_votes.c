@@ -1,7 +1,8 @@
 /* bench_votes.c: arena-server through its whole HTTP path, on loopback.
  *
  *  1. votes: N finished battles are created through the API (POST /api/battles, then the
- *     stream), then voted on with 64 connections: votes/s and p50/p99 latency, beside
+ *     stream; the first 100 one at a time on one connection, for the time one battle takes),
+ *     then voted on with 64 connections: votes/s and p50/p99 latency, beside
  *     redis-benchmark's INCR rate (64 clients) on the same redis-server in the same run;
  *  2. leaderboard reads with wrk (64 connections): requests/s from the board's cache;
  *  3. 2,000 SSE streams held open at once: arena-server's RSS growth per stream, and
@@ -18,6 +19,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +33,7 @@
 #include "redis_proc.h"
 #include "sse.h"
 
-enum { N_VOTES = 4000, CONNS = 64, N_STREAMS = 2000, HOLD_TOKENS = 3 };
+enum { N_VOTES = 4000, CONNS = 64, N_STREAMS = 2000, HOLD_TOKENS = 3, SERIAL_BATTLES = 100 };
 
 static struct event_base *base;
 static int arena_port;
@@ -305,7 +308,10 @@ int main(void)
     struct evhttp *up = evhttp_new(base);
     int up_port = rp_free_port();
     evhttp_set_gencb(up, upstream_cb, NULL);
-    if (evhttp_bind_socket(up, "127.0.0.1", (ev_uint16_t)up_port) < 0) { fprintf(stderr, "bench: cannot bind\n"); goto out; }
+    struct evhttp_bound_socket *up_sock = evhttp_bind_socket_with_handle(up, "127.0.0.1", (ev_uint16_t)up_port);
+    if (!up_sock) { fprintf(stderr, "bench: cannot bind\n"); goto out; }
+    int one = 1;   /* as OpenAI-compatible servers do: each token goes out at once */
+    setsockopt(evhttp_bound_socket_get_fd(up_sock), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 
     arena_port = rp_free_port();
     snprintf(cfg_path, sizeof cfg_path, "%s/arena.json", rp.dir);
@@ -328,13 +334,20 @@ int main(void)
 
     for (int i = 0; i < CONNS; i++) slots[i].conn = arena_conn();
 
-    /* 1. battles, then votes */
-    create_total = N_VOTES;
+    /* 1. battles (the first ones one at a time, for the latency of one), then votes */
     create_body = "{\"prompt\": \"Once upon a time\"}";
+    create_total = SERIAL_BATTLES;
     double t0 = now_s();
+    create_next(&slots[0]);
+    if (!run_until(SERIAL_BATTLES, 60)) { fprintf(stderr, "bench: battles not created in time (%d)\n", done_items); goto out; }
+    printf("one battle at a time (1 connection): create + both streams to the end: %.2f ms each\n",
+           (now_s() - t0) * 1e3 / SERIAL_BATTLES);
+    create_total = N_VOTES;
+    t0 = now_s();
     for (int i = 0; i < CONNS; i++) create_next(&slots[i]);
     if (!run_until(N_VOTES, 300)) { fprintf(stderr, "bench: battles not created in time (%d)\n", done_items); goto out; }
-    printf("battles created and streamed: %d of %d in %.2f s (%.0f battles/s)\n", ok_items, N_VOTES, now_s() - t0, N_VOTES / (now_s() - t0));
+    printf("battles created and streamed (64 connections): %d of %d in %.2f s (%.0f battles/s)\n", ok_items, N_VOTES,
+           now_s() - t0, (N_VOTES - SERIAL_BATTLES) / (now_s() - t0));
     next_item = done_items = ok_items = 0;
     t0 = now_s();
     for (int i = 0; i < CONNS; i++) vote_next(&slots[i]);
