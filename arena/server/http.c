@@ -77,27 +77,25 @@ void http_log(server *s, struct evhttp_request *req, int status, size_t bytes)
 void http_reply(server *s, struct evhttp_request *req, int status, const char *content_type, struct evbuffer *body)
 {
     http_headers(req, content_type);
-    http_log(s, req, status, body ? evbuffer_get_length(body) : 0);
+    http_log(s, req, status, evbuffer_get_length(body ? body : evhttp_request_get_output_buffer(req)));
     if (status >= 400) s->m.errors_by_status[status == 400 ? 0 : status == 403 ? 1 : status == 404 ? 2 : status == 409 ? 3 : status < 500 ? 4 : 5]++;
     evhttp_send_reply(req, status, reason(status), body);
 }
 
+static int dump_to_evbuffer(const char *text, size_t len, void *buf) { return evbuffer_add(buf, text, len); }
+
 void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *body)
 {
-    struct evbuffer *buf = evbuffer_new();
-    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    /* Straight into the request's own output buffer: no copy of the text. */
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    int bad = !body || json_dump_callback(body, dump_to_evbuffer, out, JSON_COMPACT) < 0 || evbuffer_add(out, "\n", 1) < 0;
     json_decref(body);
-    if (!buf || !text) {
-        free(text);
-        if (buf) evbuffer_free(buf);
+    if (bad) {
+        evbuffer_drain(out, evbuffer_get_length(out));
         evhttp_send_error(req, 500, NULL);
         return;
     }
-    evbuffer_add(buf, text, strlen(text));
-    evbuffer_add(buf, "\n", 1);
-    free(text);
-    http_reply(s, req, status, "application/json", buf);
-    evbuffer_free(buf);
+    http_reply(s, req, status, "application/json", NULL);
 }
 
 void http_error(server *s, struct evhttp_request *req, int status, const char *code, const char *fmt, ...)

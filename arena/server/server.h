@@ -83,7 +83,8 @@ int  http_start(server *s, char *err, size_t errlen);
 void http_stop(server *s);
 /* Common headers (security, content type) on a reply about to be sent. */
 void http_headers(struct evhttp_request *req, const char *content_type);
-/* Sends body (may be NULL) with status and logs the request. */
+/* Sends body with status and logs the request; body NULL sends what the request's
+ * output buffer holds. */
 void http_reply(server *s, struct evhttp_request *req, int status, const char *content_type,
                 struct evbuffer *body);
 void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *body); /* steals body */
