@@ -612,6 +612,7 @@ void store_config_default(store_config *c)
     c->follow_block_ms = 1000;
     c->follow_count = 512;
     c->follow_pause_ms = 50;
+    c->connections = STORE_COMMANDS | STORE_FOLLOWER;
     c->wait_timeout_ms = 100;
 }
 
@@ -654,7 +655,8 @@ store *store_new(struct event_base *base, const store_config *cfg, char *err, si
         return NULL;
     }
     if (cfg->command_timeout_ms <= 0 || cfg->backoff_min_ms <= 0 || cfg->backoff_max_ms < cfg->backoff_min_ms ||
-        cfg->follow_block_ms <= 0 || cfg->follow_count <= 0 || cfg->follow_pause_ms < 0 || cfg->wait_replicas < 0) {
+        cfg->follow_block_ms <= 0 || cfg->follow_count <= 0 || cfg->follow_pause_ms < 0 || cfg->wait_replicas < 0 ||
+        !cfg->connections || (cfg->connections & ~(STORE_COMMANDS | STORE_FOLLOWER))) {
         snprintf(err, errlen, "bad store timing options");
         return NULL;
     }
@@ -689,8 +691,8 @@ store *store_new(struct event_base *base, const store_config *cfg, char *err, si
     s->follow.retry = evtimer_new(base, follow_retry, s);
     if (!s->fail_ev || !s->follow.retry || conn_init(&s->cmd, s, "command") < 0 || conn_init(&s->fol, s, "follow") < 0)
         goto nomem;
-    conn_start(&s->cmd, host, port);
-    conn_start(&s->fol, host, port);
+    if (cfg->connections & STORE_COMMANDS) conn_start(&s->cmd, host, port);
+    if (cfg->connections & STORE_FOLLOWER) conn_start(&s->fol, host, port);
     return s;
 nomem:
     snprintf(err, errlen, "out of memory");

@@ -60,6 +60,9 @@ typedef enum {
 /* "ok", "already", "unknown", "not_done", "denied", "unavailable". */
 const char *store_status_name(store_status st);
 
+/* The connections a store opens (store_config.connections). */
+enum { STORE_COMMANDS = 1, STORE_FOLLOWER = 2 };
+
 typedef struct store_config {
     const char *url;                  /* redis://[:password@]host[:port][/db]; with sentinels
                                          only its password and db are used */
@@ -74,6 +77,8 @@ typedef struct store_config {
     int follow_count;                 /* XREAD COUNT: 512 */
     int follow_pause_ms;              /* rest after a batch that caught up: 50 */
     int wait_replicas, wait_timeout_ms;   /* 0 = no WAIT; 100 */
+    int connections;                  /* STORE_COMMANDS | STORE_FOLLOWER (both): a store
+                                         that only follows can live on another thread's loop */
     /* Connection events ("connected to 127.0.0.1:6379", "lost: ...") for the server's
      * log; may be NULL. msg is valid during the call. */
     void (*log)(void *ud, const char *msg);
@@ -86,7 +91,7 @@ void store_config_default(store_config *c);
  * sentinel address or no memory; an unreachable server is not an error (see
  * store_ready). cfg's strings are copied. */
 store *store_new(struct event_base *base, const store_config *cfg, char *err, size_t errlen);
-/* Closes both connections; pending callbacks run with STORE_UNAVAILABLE first. */
+/* Closes its connections; pending callbacks run with STORE_UNAVAILABLE first. */
 void store_free(store *s);
 
 /* 1 when the command connection is up (authenticated, db selected). */

@@ -679,7 +679,7 @@ static void on_created(live_battle *lb, store_status st, void *arg)
         if (req) http_error(s, req, 503, "unavailable", "the battle could not be stored; try again");
     } else if (req) {
         char tok[BTOK_MAX];
-        btok_sign(s->cfg->token_secret, strlen(s->cfg->token_secret), lb->b->id, time(NULL) + s->cfg->battle_ttl, tok, sizeof tok);
+        btok_sign(s->token_key, lb->b->id, time(NULL) + s->cfg->battle_ttl, tok, sizeof tok);
         s->m.battles_created++;
         http_reply_json(s, req, 201, json_pack("{s:s, s:s, s:s}", "id", lb->b->id, "token", tok, "mode", lb->b->anony ? "anony" : "named"));
     }
@@ -867,7 +867,7 @@ static void on_turn_battle(server *s, live_battle *lb, store_status st, void *ar
         return;
     }
     const char *token = json_string_value(json_object_get(op->body, "token"));
-    if (token && btok_verify(s->cfg->token_secret, strlen(s->cfg->token_secret), lb->b->id, token, time(NULL)) != BTOK_OK) {
+    if (token && btok_verify(s->token_key, lb->b->id, token, time(NULL)) != BTOK_OK) {
         http_unwatch(&op->req);
         op->req = NULL;
         http_error(s, req, 403, "bad_token", "the battle token is not valid for this battle");

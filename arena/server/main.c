@@ -5,6 +5,7 @@
  * configuration error. */
 #include "server.h"
 
+#include <event2/thread.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,10 +92,11 @@ static void log_store(void *ud, const char *msg)
     fprintf(stderr, "arena-server: redis: %s\n", msg);
 }
 
-static store *open_store(const cfg_config *c, struct event_base *base, char *err, size_t errlen)
+static store *open_store(const cfg_config *c, struct event_base *base, int connections, char *err, size_t errlen)
 {
     store_config sc;
     store_config_default(&sc);
+    sc.connections = connections;
     sc.url = c->redis_url;
     sc.password = c->redis_password;
     sc.sentinels = (const char *const *)c->sentinels.v;
@@ -142,9 +144,10 @@ static int import_one(void *ud, const rd_record *r, char *err, size_t errlen)
 
 static void tick(evutil_socket_t fd, short what, void *arg) {}
 
-/* The event loop belongs to the main thread alone (the board's threads never touch it), so
- * it needs no locks; and since no descriptor it watches is a dup() of another, epoll may
- * batch a request's event changes into one epoll_ctl per descriptor per loop pass. */
+/* The main event loop belongs to the main thread alone (the board's threads never touch
+ * it; the feed has a loop of its own), so it needs no locks; and since no descriptor it
+ * watches is a dup() of another, epoll may batch a request's event changes into one
+ * epoll_ctl per descriptor per loop pass. */
 static struct event_base *new_event_base(void)
 {
     struct event_config *ec = event_config_new();
@@ -162,7 +165,7 @@ static int run_import(cfg_config *c, const char *file)
     import_state im = {0};
     struct event *timer = NULL;
     if (!(im.base = new_event_base())) return 1;
-    if (!(im.st = open_store(c, im.base, err, sizeof err))) { fprintf(stderr, "arena-server: %s\n", err); goto out; }
+    if (!(im.st = open_store(c, im.base, STORE_COMMANDS, err, sizeof err))) { fprintf(stderr, "arena-server: %s\n", err); goto out; }
     /* A ticking timer so that the loop below wakes up while the connection is made. */
     timer = event_new(im.base, -1, EV_PERSIST, tick, NULL);
     struct timeval tv = {0, 50000};
@@ -247,6 +250,10 @@ static int setup(server *s, char *err, size_t errlen)
     s->table_size = 4096;
     if (!(s->table = calloc(s->table_size, sizeof *s->table))) { snprintf(err, errlen, "out of memory"); return -1; }
     s->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+    if (!(s->token_key = btok_key_new(c->token_secret, strlen(c->token_secret)))) {
+        snprintf(err, errlen, "cannot key HMAC-SHA256 (OpenSSL) for battle tokens");
+        return -1;
+    }
     if (!*c->access_log) s->access_log = NULL;
     else if (strcmp(c->access_log, "-") == 0) s->access_log = stderr;
     else if (!(s->access_log = fopen(c->access_log, "a"))) { snprintf(err, errlen, "%s: cannot open the access log", c->access_log); return -1; }
@@ -260,8 +267,12 @@ static int setup(server *s, char *err, size_t errlen)
         s->n_blocklist++;
     }
     if (setup_models(s, err, errlen) < 0) return -1;
-    if (!(s->store = open_store(c, s->base, err, errlen))) return -1;
-    votes_follow(s);
+    if (!(s->store = open_store(c, s->base, STORE_COMMANDS, err, errlen))) return -1;
+    if (!(s->feed_base = event_base_new()) || !(s->feed_store = open_store(c, s->feed_base, STORE_FOLLOWER, err, errlen)) ||
+        votes_follow_start(s, err, errlen) < 0) {
+        if (!s->feed_base) snprintf(err, errlen, "cannot create the feed's event loop");
+        return -1;
+    }
     if (health_start(s, err, errlen) < 0) return -1;
     return http_start(s, err, errlen);
 }
@@ -269,7 +280,7 @@ static int setup(server *s, char *err, size_t errlen)
 static void teardown(server *s)
 {
     http_stop(s);                    /* closes client connections: pending requests are dropped */
-    if (s->store) store_follow_stop(s->store);
+    votes_follow_stop(s);
     store_free(s->store);            /* pending store callbacks run (unavailable) */
     battles_free_all(s);
     for (size_t i = 0; i < s->n_models; i++) {
@@ -284,6 +295,7 @@ static void teardown(server *s)
     for (size_t i = 0; i < s->n_blocklist; i++) regfree(&s->blocklist[i]);
     free(s->blocklist);
     SSL_CTX_free(s->tls_client);
+    btok_key_free(s->token_key);
     if (s->access_log && s->access_log != stderr) fclose(s->access_log);
 }
 
@@ -307,6 +319,7 @@ int main(int argc, char **argv)
         cfg_free(c);
         return 2;
     }
+    evthread_use_pthreads();   /* for the feed's loop, stopped from this thread */
     server s = {.cfg = c};
     int rc = 1;
     struct event *sigint = NULL, *sigterm = NULL;

@@ -1,5 +1,6 @@
 /* server.h: the pieces of bin/arena-server and what they share. Everything runs on one
- * event loop (the board's refits run on its own thread behind board.h).
+ * event loop, except the board's refits (its own threads, behind board.h) and the board's
+ * feed from the vote stream (votes.c: a thread with its own loop and Redis connection).
  *
  *   main.c     flags, config, signals, `import`
  *   http.c     listener (HTTP or TLS), routing, replies, headers, access log, static files
@@ -13,6 +14,7 @@
 #include <event2/http.h>
 #include <jansson.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdint.h>
 
@@ -21,6 +23,7 @@
 #include "config.h"
 #include "static.h"
 #include "store.h"
+#include "token.h"
 
 /* One registry model and what the server knows about it now. */
 typedef struct server server;
@@ -59,10 +62,15 @@ struct server {
     struct event_base   *base;
     struct evhttp       *http;
     SSL_CTX             *tls;       /* server side; NULL for plain HTTP */
+    btok_key            *token_key; /* battles.token_secret, keyed once */
     SSL_CTX             *tls_client;/* for https:// upstreams; NULL until needed */
     struct head_deadline **heads;   /* connections still sending their first request, by bufferevent */
-    store               *store;
+    store               *store;     /* commands: battles, votes, rate limits, exports */
     board               *board;
+    struct event_base   *feed_base; /* the feed thread's loop, and its follow-only store */
+    store               *feed_store;
+    pthread_t            feed_thread;
+    int                  feed_started;
     st_table            *static_table;
     battle_identity     *identity;
     regex_t             *blocklist;
@@ -123,7 +131,9 @@ int  battles_id_valid(const char *id);
 void votes_route(server *s, struct evhttp_request *req, const char *id);
 void board_route(server *s, struct evhttp_request *req, const char *path);
 void export_route(server *s, struct evhttp_request *req, const char *what);
-void votes_follow(server *s);       /* feeds the board from the vote stream */
+/* The board's feed from the vote stream, on a thread of its own (feed_base, feed_store). */
+int  votes_follow_start(server *s, char *err, size_t errlen);
+void votes_follow_stop(server *s);   /* joins the thread; frees feed_store and feed_base */
 
 /* ---- health.c ---- */
 int  health_start(server *s, char *err, size_t errlen);

@@ -143,7 +143,7 @@ void votes_route(server *s, struct evhttp_request *req, const char *id)
         http_error(s, req, 400, "malformed", "the body must be {\"winner\": \"a\"|\"b\"|\"tie\"|\"bothbad\", \"token\": \"...\"}");
         return;
     }
-    btok_status ts = btok_verify(s->cfg->token_secret, strlen(s->cfg->token_secret), id, token, time(NULL));
+    btok_status ts = btok_verify(s->token_key, id, token, time(NULL));
     json_decref(body);
     if (ts != BTOK_OK) {
         s->m.votes[VOTE_BAD_TOKEN]++;
@@ -337,13 +337,43 @@ void export_route(server *s, struct evhttp_request *req, const char *what)
 
 /* ---- the board's feed ---- */
 
+/* Reading every vote back from the stream (every field, conversations included) costs
+ * more under load than the vote route itself, so it runs on a thread of its own, with its
+ * own event loop and Redis connection, beside the request loop; board_add_vote is
+ * thread-safe. */
 static void on_votes(void *ud, store_status st, const store_vote_record *recs, size_t n)
 {
     server *s = ud;
     for (size_t i = 0; st == STORE_OK && i < n; i++) board_add_vote(s->board, &recs[i]);
 }
 
-void votes_follow(server *s)
+static void *feed_main(void *arg)
 {
-    store_follow_votes(s->store, "0", on_votes, s);
+    server *s = arg;
+    event_base_loop(s->feed_base, EVLOOP_NO_EXIT_ON_EMPTY);
+    return NULL;
+}
+
+int votes_follow_start(server *s, char *err, size_t errlen)
+{
+    if (store_follow_votes(s->feed_store, "0", on_votes, s) < 0 || pthread_create(&s->feed_thread, NULL, feed_main, s) != 0) {
+        snprintf(err, errlen, "cannot start the board's feed");
+        return -1;
+    }
+    s->feed_started = 1;
+    return 0;
+}
+
+void votes_follow_stop(server *s)
+{
+    if (s->feed_started) {
+        event_base_loopbreak(s->feed_base);   /* the feed's loop has locks: safe from here */
+        pthread_join(s->feed_thread, NULL);
+        s->feed_started = 0;
+    }
+    if (s->feed_store) store_follow_stop(s->feed_store);
+    store_free(s->feed_store);
+    s->feed_store = NULL;
+    if (s->feed_base) event_base_free(s->feed_base);
+    s->feed_base = NULL;
 }

@@ -330,9 +330,9 @@ int main(void)
         execl(exe, exe, "--config", cfg_path, "--port", port_arg, (char *)NULL);
         _exit(127);
     }
-    rp_run_for(base, 1500);  /* listen, connect to Redis, first probes */
-
     for (int i = 0; i < CONNS; i++) slots[i].conn = arena_conn();
+    /* listening, Redis connected, the upstreams probed */
+    for (int i = 0; i < 100 && !ready(); i++) rp_run_for(base, 200);
 
     /* 1. battles (the first ones one at a time, for the latency of one), then votes */
     create_body = "{\"prompt\": \"Once upon a time\"}";
