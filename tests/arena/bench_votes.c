@@ -4,6 +4,8 @@
  *     stream; the first 100 one at a time on one connection, for the time one battle takes),
  *     then voted on with 64 connections: votes/s and p50/p99 latency, beside
  *     redis-benchmark's INCR rate (64 clients) on the same redis-server in the same run;
+ *     The same again on fresh battles with wrk (tests/arena/bench_votes.lua), a client as
+ *     light as redis-benchmark: that figure is the one set against INCR;
  *  2. leaderboard reads with wrk (64 connections): requests/s from the board's cache;
  *  3. 2,000 SSE streams held open at once: arena-server's RSS growth per stream, and
  *     every token of every stream counted at the end (none lost).
@@ -33,7 +35,7 @@
 #include "redis_proc.h"
 #include "sse.h"
 
-enum { N_VOTES = 4000, CONNS = 64, N_STREAMS = 2000, HOLD_TOKENS = 3, SERIAL_BATTLES = 100 };
+enum { N_VOTES = 4000, CONNS = 64, N_STREAMS = 2000, HOLD_TOKENS = 3, SERIAL_BATTLES = 100, N_WRK_VOTES = 40000 };
 
 static struct event_base *base;
 static int arena_port;
@@ -269,6 +271,45 @@ static double popen_rate(const char *cmd, const char *prefix)
 
 static void tick(evutil_socket_t fd, short what, void *arg) {}
 
+/* wrk's figures: requests (and how many were not 2xx) in seconds, latency percentiles. */
+typedef struct wrk_figures {
+    long long requests, non_2xx;
+    double seconds, p50_ms, p99_ms;
+} wrk_figures;
+
+/* wrk prints latencies as 812.00us, 1.23ms or 1.02s. */
+static double wrk_ms(const char *text)
+{
+    char *end;
+    double v = strtod(text, &end);
+    return !strncmp(end, "us", 2) ? v / 1e3 : !strncmp(end, "ms", 2) ? v : v * 1e3;
+}
+
+static void run_wrk(const char *cmd, wrk_figures *f)
+{
+    char line[512];
+    memset(f, 0, sizeof *f);
+    FILE *p = popen(cmd, "r");
+    while (p && fgets(line, sizeof line, p)) {
+        char unit[8];
+        const char *s = line + strspn(line, " ");
+        if (sscanf(s, "%lld requests in %lf%7s", &f->requests, &f->seconds, unit) == 3 && !strcmp(unit, "ms,"))
+            f->seconds /= 1e3;
+        else if (!strncmp(s, "50%", 3)) f->p50_ms = wrk_ms(s + 3 + strspn(s + 3, " "));
+        else if (!strncmp(s, "99%", 3)) f->p99_ms = wrk_ms(s + 3 + strspn(s + 3, " "));
+        else if (!strncmp(s, "Non-2xx or 3xx responses:", 25)) f->non_2xx = strtoll(s + 25, NULL, 10);
+    }
+    if (p) pclose(p);
+}
+
+static long long redis_xlen(const redis_proc *rp)
+{
+    redisReply *r = rp_command(rp, "XLEN arena:{a}:votes");
+    long long n = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (r) freeReplyObject(r);
+    return n;
+}
+
 static void on_ready(struct evhttp_request *req, void *arg)
 {
     *(int *)arg = req && evhttp_request_get_response_code(req) == 200 ? 1 : -1;
@@ -284,9 +325,24 @@ static int ready(void)
     return status == 1;
 }
 
+/* Starts arena-server on arena_port and waits until it is ready (listening, Redis
+ * connected, the upstreams probed). */
+static void start_arena(const char *exe, const char *cfg_path)
+{
+    char port_arg[16];
+    snprintf(port_arg, sizeof port_arg, "%d", arena_port);
+    if ((arena_pid = fork()) == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execl(exe, exe, "--config", cfg_path, "--port", port_arg, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100 && !ready(); i++) rp_run_for(base, 200);
+}
+
 int main(void)
 {
     const char *bin = getenv("ARENA_BIN") ? getenv("ARENA_BIN") : "bin";
+    const char *root = getenv("ARENA_ROOT") ? getenv("ARENA_ROOT") : ".";   /* the repository */
     redis_proc rp = {0};
     char cfg_path[256], cmd[512], exe[300];
     int rc = 1;
@@ -297,8 +353,8 @@ int main(void)
     struct event *ticker = event_new(base, -1, EV_PERSIST, tick, NULL);
     event_add(ticker, &(struct timeval){0, 20000});
     held = calloc(2 * N_STREAMS + 16, sizeof *held);
-    ids = calloc(N_VOTES + N_STREAMS, sizeof *ids);
-    tokens = calloc(N_VOTES + N_STREAMS, sizeof *tokens);
+    ids = calloc(N_WRK_VOTES, sizeof *ids);       /* the most battles any phase makes */
+    tokens = calloc(N_WRK_VOTES, sizeof *tokens);
     latency = calloc(N_VOTES, sizeof *latency);
     if (!base || !held || !ids || !tokens || !latency) return 1;
     /* appendfsync everysec for both the votes and the INCR baseline (ops/redis.conf may say always) */
@@ -323,16 +379,8 @@ int main(void)
                " {\"name\": \"m3\", \"endpoint\": \"http://127.0.0.1:%d\"}]}\n", rp.port, up_port, up_port, up_port);
     fclose(f);
     snprintf(exe, sizeof exe, "%s/arena-server", bin);
-    char port_arg[16];
-    snprintf(port_arg, sizeof port_arg, "%d", arena_port);
-    if ((arena_pid = fork()) == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execl(exe, exe, "--config", cfg_path, "--port", port_arg, (char *)NULL);
-        _exit(127);
-    }
     for (int i = 0; i < CONNS; i++) slots[i].conn = arena_conn();
-    /* listening, Redis connected, the upstreams probed */
-    for (int i = 0; i < 100 && !ready(); i++) rp_run_for(base, 200);
+    start_arena(exe, cfg_path);
 
     /* 1. battles (the first ones one at a time, for the latency of one), then votes */
     create_body = "{\"prompt\": \"Once upon a time\"}";
@@ -355,12 +403,37 @@ int main(void)
     double secs = now_s() - t0;
     qsort(latency, N_VOTES, sizeof *latency, cmp_double);
     double votes_s = N_VOTES / secs;
-    printf("votes through HTTP (64 connections, token check, rate-limit off, vote script): %d acknowledged of %d\n", ok_items, N_VOTES);
-    printf("  %.0f votes/s, p50 %.2f ms, p99 %.2f ms (target p99 < 10 ms)\n", votes_s, latency[N_VOTES / 2] * 1e3, latency[N_VOTES * 99 / 100] * 1e3);
+    printf("votes through HTTP, libevent client (64 connections, token check, rate-limit off, vote script): %d acknowledged of %d\n", ok_items, N_VOTES);
+    printf("  %.0f votes/s, p50 %.2f ms, p99 %.2f ms\n", votes_s, latency[N_VOTES / 2] * 1e3, latency[N_VOTES * 99 / 100] * 1e3);
+    fflush(stdout);
+
+    /* 1b. the same through wrk, a C client as light as redis-benchmark is (the libevent
+     * client above costs the shared cores about as much as the server's vote path) */
+    next_item = done_items = ok_items = 0;
+    create_total = N_WRK_VOTES;
+    for (int i = 0; i < CONNS; i++) create_next(&slots[i]);
+    if (!run_until(N_WRK_VOTES, 300)) { fprintf(stderr, "bench: battles not created in time (%d)\n", done_items); goto out; }
+    char list_path[300];
+    snprintf(list_path, sizeof list_path, "%s/battles.txt", rp.dir);
+    FILE *list = fopen(list_path, "w");
+    for (int i = 0; list && i < N_WRK_VOTES; i++)
+        if (ids[i][0]) fprintf(list, "%s %s\n", ids[i], tokens[i]);
+    if (!list || fclose(list) != 0) { fprintf(stderr, "bench: cannot write %s\n", list_path); goto out; }
+    long long before = redis_xlen(&rp);
+    wrk_figures wf;
+    snprintf(cmd, sizeof cmd, "wrk -t1 -c64 -d1s --latency -s %s/tests/arena/bench_votes.lua http://127.0.0.1:%d -- %s 2>/dev/null",
+             root, arena_port, list_path);
+    run_wrk(cmd, &wf);
+    long long recorded = redis_xlen(&rp) - before;
+    double wrk_s = wf.requests > 0 ? (wf.requests - wf.non_2xx) / wf.seconds : 0;
+    printf("votes through HTTP, wrk (one thread, 64 connections, 1 s, %d battles ready): %lld acknowledged, %lld refused, %lld recorded in the stream\n",
+           ok_items, wf.requests - wf.non_2xx, wf.non_2xx, recorded);
+    printf("  %.0f votes/s, p50 %.2f ms, p99 %.2f ms (target p99 < 10 ms)\n", wrk_s, wf.p50_ms, wf.p99_ms);
     fflush(stdout);
     snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -t incr -n 100000 -c 64 --csv 2>/dev/null", rp.port);
     double incr = popen_rate(cmd, "\"INCR\",\"");
-    printf("  baseline redis-benchmark INCR (64 clients, same server): %.0f requests/s; ratio %.2f (target >= 0.5)\n", incr, incr > 0 ? votes_s / incr : 0);
+    printf("  baseline redis-benchmark INCR (64 clients, same server): %.0f requests/s; ratio %.2f (target >= 0.5); libevent client: %.2f\n",
+           incr, incr > 0 ? wrk_s / incr : 0, incr > 0 ? votes_s / incr : 0);
 
     /* 2. leaderboard reads */
     rp_run_for(base, 500);
@@ -368,9 +441,12 @@ int main(void)
     double reads = popen_rate(cmd, "Requests/sec:");
     printf("leaderboard reads (wrk, 64 connections, 5 s): %.0f requests/s (target >= 20000)\n", reads);
 
-    /* 3. SSE streams held open: battles first (POST only), then every stream at once. The
-     * upstream (this loop) was silent during wrk: wait until arena-server's probes find it. */
-    for (int i = 0; i < 50 && !ready(); i++) rp_run_for(base, 200);
+    /* 3. SSE streams held open: battles first (POST only), then every stream at once. On a
+     * fresh server, whose heap has no room left by the battles above, so that its growth is
+     * the streams' own. */
+    kill(arena_pid, SIGTERM);
+    waitpid(arena_pid, NULL, 0);
+    start_arena(exe, cfg_path);
     next_item = done_items = ok_items = 0;
     create_total = N_STREAMS;
     create_then_stream = 0;
