@@ -15,9 +15,10 @@
  * only by `make cuda`; elsewhere inf_engine_new() fails with a clear message.
  *
  * Threads: an engine and its sequences are used by one thread at a time (the caller's).
- * The CPU backend splits a step by rows over its pool (at least 4 rows per thread; the
- * rows of one sequence stay together), never inside a matmul: for these small models a
- * thread wake-up (~12 us) costs more than a whole matmul at batch 1. */
+ * The CPU backend splits a step by rows into chunks (at least 4 rows each, two per thread,
+ * taken from a shared counter; the rows of one sequence stay together), never inside a
+ * matmul: for these small models a thread wake-up (~12 us) costs more than a whole matmul
+ * at batch 1. */
 #ifndef INF_ENGINE_H
 #define INF_ENGINE_H
 
