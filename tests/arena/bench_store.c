@@ -101,13 +101,13 @@ int main(void)
     double rate = N_VOTES / elapsed;
 
     char cmd[160];
-    snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -t incr -n 100000 -c 64 -q 2>/dev/null", rp.port);
+    snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -t incr -n 100000 -c 64 --csv 2>/dev/null", rp.port);
     FILE *p = popen(cmd, "r");
     char line[256];
     double incr = NAN;
     while (p && fgets(line, sizeof line, p)) {
-        char *at = strstr(line, "INCR: ");
-        if (at) incr = strtod(at + 6, NULL);
+        /* --csv: "INCR","48000.00",... (the -q progress lines share one line through \r) */
+        if (!strncmp(line, "\"INCR\",\"", 8)) incr = strtod(line + 8, NULL);
     }
     if (p) pclose(p);
 
