@@ -132,7 +132,8 @@ static int import_one(void *ud, const rd_record *r, char *err, size_t errlen)
         .question_id = r->question_id, .model_a = r->model_a, .model_b = r->model_b,
         .winner = rd_winner_name(r->winner), .judge = r->judge, .turn = r->turn ? r->turn : 1,
         .anony = r->anony == 1, .language = r->language, .tstamp = r->tstamp,
-        .conversation_a = "[]", .conversation_b = "[]",
+        .conversation_a = r->conversation_a ? r->conversation_a : "[]",
+        .conversation_b = r->conversation_b ? r->conversation_b : "[]",
     };
     if (store_import_vote(im->st, &rec, on_imported, im) < 0) { im->failed++; return 0; }
     im->in_flight++;
@@ -174,7 +175,8 @@ static int run_import(cfg_config *c, const char *file)
     while (!store_ready(im.st) && time(NULL) < deadline) event_base_loop(im.base, EVLOOP_ONCE);
     if (!store_ready(im.st)) { fprintf(stderr, "arena-server: import: cannot reach Redis at %s\n", c->redis_url); goto out; }
     rd_stats stats;
-    int read_rc = rd_read(file, NULL, import_one, &im, &stats, err, sizeof err);
+    rd_options opt = {.conversations = 1};
+    int read_rc = rd_read(file, &opt, import_one, &im, &stats, err, sizeof err);
     while (im.in_flight) event_base_loop(im.base, EVLOOP_ONCE);
     if (read_rc < 0) { fprintf(stderr, "arena-server: import: %s\n", err); goto out; }
     printf("imported %zu battles from %s: %zu added, %zu already present, %zu failed, %zu skipped by the reader\n",

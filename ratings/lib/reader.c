@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <yajl/yajl_gen.h>
 #include <yajl/yajl_parse.h>
 #include <zlib.h>
 
@@ -91,11 +92,16 @@ typedef struct rd_ctx {
     char *buf;                         /* scratch: the current record's field texts */
     size_t len, cap;
 
+    rd_slot conv[2];                   /* conversation_a, _b as JSON text (opt.conversations) */
+
     /* JSON */
     yajl_handle yh;
     int top;                           /* depth of the record objects: 1 array, 0 lines */
     int depth;                         /* open containers */
     int key;                           /* field of the current key, or F_OTHER */
+    int conv_key;                      /* 0, 1: the key is conversation_a, _b; else -1 */
+    yajl_gen gen;                      /* re-writes the conversation being captured */
+    int capturing;                     /* containers open in the capture; 0 = none */
     size_t record_line;                /* JSONL: line of the last record start */
     unsigned long long fed;            /* bytes given to yajl before the current call */
 
@@ -142,6 +148,7 @@ static void record_begin(rd_ctx *c, size_t index)
     c->index = index;
     c->len = 0;
     memset(c->slot, 0, sizeof c->slot);
+    memset(c->conv, 0, sizeof c->conv);
 }
 
 /* Appends s[0..n) and a NUL to the scratch; returns the offset of the copy, or -1. */
@@ -355,6 +362,8 @@ static int finish_record(rd_ctx *c)
     r.judge = slot_text(c, F_JUDGE);
     r.language = slot_text(c, F_LANGUAGE);
     r.question_id = slot_text(c, F_QUESTION_ID);
+    r.conversation_a = c->conv[0].present ? c->buf + c->conv[0].off : NULL;
+    r.conversation_b = c->conv[1].present ? c->buf + c->conv[1].off : NULL;
     r.index = c->index;
 
     if (c->err && c->errlen)
@@ -423,37 +432,115 @@ static int json_value(rd_ctx *c, int is_null, rd_kind kind, const char *type, co
     return slot_set(c, f, s, n) == 0;
 }
 
+/* ---- conversations (rd_options.conversations): each array or object under the record
+ * key conversation_a / conversation_b is written back out as compact JSON text by a yajl
+ * generator while it is parsed, and kept like any other field. */
+
+enum { CAP_NULL, CAP_BOOL, CAP_NUMBER, CAP_STRING, CAP_OPEN_MAP, CAP_OPEN_ARRAY, CAP_CLOSE_MAP, CAP_CLOSE_ARRAY };
+
+static int capture_failed(rd_ctx *c, yajl_gen_status st)
+{
+    rd_fail(c, -1, "field conversation_%c: %s", 'a' + c->conv_key,
+            st == yajl_gen_invalid_string ? "invalid UTF-8" : "cannot be written back as JSON");
+    return 0;
+}
+
+/* Starts a capture when a container opens right under a conversation key: 1 when it did,
+ * 0 when this container is not one, -1 on failure. */
+static int capture_begins(rd_ctx *c, int is_map)
+{
+    if (!c->opt.conversations || c->depth != c->top + 1 || c->conv_key < 0)
+        return 0;
+    if (!c->gen) {
+        if (!(c->gen = yajl_gen_alloc(NULL))) {
+            rd_fail(c, -1, "out of memory");
+            return -1;
+        }
+        yajl_gen_config(c->gen, yajl_gen_validate_utf8, 1);
+    }
+    yajl_gen_reset(c->gen, NULL);
+    yajl_gen_clear(c->gen);
+    yajl_gen_status st = is_map ? yajl_gen_map_open(c->gen) : yajl_gen_array_open(c->gen);
+    if (st != yajl_gen_status_ok)
+        return capture_failed(c, st) - 1;
+    c->capturing = 1;
+    c->depth++;
+    return 1;
+}
+
+/* One parse event inside a capture (keys are strings to the generator); yajl's 1/0. */
+static int capture_event(rd_ctx *c, int ev, const void *s, size_t n, int flag)
+{
+    yajl_gen_status st;
+    switch (ev) {
+    case CAP_NULL: st = yajl_gen_null(c->gen); break;
+    case CAP_BOOL: st = yajl_gen_bool(c->gen, flag); break;
+    case CAP_NUMBER: st = yajl_gen_number(c->gen, s, n); break;
+    case CAP_STRING: st = yajl_gen_string(c->gen, s, n); break;
+    case CAP_OPEN_MAP: st = yajl_gen_map_open(c->gen); c->capturing++; c->depth++; break;
+    case CAP_OPEN_ARRAY: st = yajl_gen_array_open(c->gen); c->capturing++; c->depth++; break;
+    case CAP_CLOSE_MAP: st = yajl_gen_map_close(c->gen); c->capturing--; c->depth--; break;
+    default: st = yajl_gen_array_close(c->gen); c->capturing--; c->depth--; break;
+    }
+    if (st != yajl_gen_status_ok)
+        return capture_failed(c, st);
+    if (c->capturing == 0) {
+        const unsigned char *text;
+        size_t len;
+        yajl_gen_get_buf(c->gen, &text, &len);
+        long off = scratch_put(c, text, len);
+        if (off < 0)
+            return 0;
+        c->conv[c->conv_key] = (rd_slot){(size_t)off, len, 1};
+    }
+    return 1;
+}
+
 static int js_null(void *ud)
 {
-    return json_value(ud, 1, K_STRING, "null", NULL, 0);
+    rd_ctx *c = ud;
+    return c->capturing ? capture_event(c, CAP_NULL, NULL, 0, 0) : json_value(c, 1, K_STRING, "null", NULL, 0);
 }
 
 static int js_boolean(void *ud, int v)
 {
-    return json_value(ud, 0, K_BOOL, v ? "true" : "false", v ? "true" : "false", v ? 4 : 5);
+    rd_ctx *c = ud;
+    return c->capturing ? capture_event(c, CAP_BOOL, NULL, 0, v)
+                        : json_value(c, 0, K_BOOL, v ? "true" : "false", v ? "true" : "false", v ? 4 : 5);
 }
 
 static int js_number(void *ud, const char *s, size_t n)
 {
-    return json_value(ud, 0, K_NUMBER, "a number", s, n);
+    rd_ctx *c = ud;
+    return c->capturing ? capture_event(c, CAP_NUMBER, s, n, 0) : json_value(c, 0, K_NUMBER, "a number", s, n);
 }
 
 static int js_string(void *ud, const unsigned char *s, size_t n)
 {
-    return json_value(ud, 0, K_STRING, "a string", s, n);
+    rd_ctx *c = ud;
+    return c->capturing ? capture_event(c, CAP_STRING, s, n, 0) : json_value(c, 0, K_STRING, "a string", s, n);
 }
 
 static int js_key(void *ud, const unsigned char *k, size_t n)
 {
     rd_ctx *c = ud;
-    if (c->depth == c->top + 1)
+    if (c->capturing)
+        return capture_event(c, CAP_STRING, k, n, 0);
+    if (c->depth == c->top + 1) {
         c->key = key_field(k, n);
+        c->conv_key = n == 14 && !memcmp(k, "conversation_", 13) && (k[13] == 'a' || k[13] == 'b') ? k[13] - 'a' : -1;
+    }
     return 1;
 }
 
 static int json_open(rd_ctx *c, int is_map)
 {
     const char *type = is_map ? "an object" : "an array";
+    if (c->capturing)
+        return capture_event(c, is_map ? CAP_OPEN_MAP : CAP_OPEN_ARRAY, NULL, 0, 0);
+    int captured = capture_begins(c, is_map);
+    if (captured)
+        return captured > 0;
     if (c->depth == c->top && is_map) {
         size_t index = c->top ? c->index : c->line;
         if (!c->top && c->record_line == c->line) {
@@ -489,6 +576,8 @@ static int js_start_array(void *ud)
 static int js_end_map(void *ud)
 {
     rd_ctx *c = ud;
+    if (c->capturing)
+        return capture_event(c, CAP_CLOSE_MAP, NULL, 0, 0);
     if (--c->depth != c->top)
         return 1;
     if (finish_record(c) < 0)
@@ -501,6 +590,8 @@ static int js_end_map(void *ud)
 static int js_end_array(void *ud)
 {
     rd_ctx *c = ud;
+    if (c->capturing)
+        return capture_event(c, CAP_CLOSE_ARRAY, NULL, 0, 0);
     c->depth--;
     return 1;
 }
@@ -1006,6 +1097,8 @@ static int read_input(rd_ctx *c, rd_input *in, rd_stats *stats)
     input_close(in);
     if (c->yh)
         yajl_free(c->yh);
+    if (c->gen)
+        yajl_gen_free(c->gen);
     free(c->csv.cells);
     free(c->buf);
     if (stats)
@@ -1025,6 +1118,7 @@ static void ctx_init(rd_ctx *c, const char *name, const rd_options *opt, rd_call
     c->err = err;
     c->errlen = errlen;
     c->line = 1;
+    c->conv_key = -1;
     c->st.format = c->opt.format;
     for (int f = 0; f < F_COUNT; f++)
         c->field_name[f] = field_info[f].key;

@@ -21,6 +21,10 @@ typedef struct rd_record {
     int anony;                       /* 1, 0, or -1 when absent */
     int turn;                        /* 0 when absent */
     const char *judge, *language, *question_id;  /* NULL when absent; valid during the callback */
+    const char *conversation_a, *conversation_b; /* with rd_options.conversations (JSON and
+                                                    JSON Lines): each as compact JSON text when
+                                                    the record has it as an array or object;
+                                                    otherwise NULL; valid during the callback */
     size_t index;                    /* JSON array: 0-based element index; JSONL/CSV: 1-based line number */
 } rd_record;
 
@@ -28,7 +32,9 @@ typedef struct rd_record {
 typedef struct rd_columns { const char *a, *b, *winner, *tstamp; } rd_columns;
 
 /* strict: self-battles and unknown winner values are errors instead of skipped records. */
-typedef struct rd_options { rd_format format; rd_columns columns; int strict; } rd_options;
+/* conversations: also deliver conversation_a / conversation_b (costs a re-write of their
+ * text; fits do not need them, imports do). */
+typedef struct rd_options { rd_format format; rd_columns columns; int strict; int conversations; } rd_options;
 
 /* records: well-formed records seen (delivered + skipped_self + skipped_winner);
  * delivered: handed to the callback (not counting one that returned -1);

@@ -46,3 +46,20 @@ else
 fi
 curl -s "$ARENA_URL/api/export/battles.json" >"$T/export.json"
 expect_eq "export holds every imported vote" "$(jq length "$T/export.json")" "$ADDED"
+
+# Conversations (FastChat's clean_battle_conv files) come through import and export as they were.
+cat >"$T/conv.json" <<'EOF2'
+[{"question_id": "conv-test-1", "model_a": "m1", "model_b": "m2", "winner": "model_b", "anony": true,
+  "tstamp": 1700000000.5, "turn": 1,
+  "conversation_a": [{"role": "user", "content": "Say \"hi\" in Fran\u00e7ais"}, {"role": "assistant", "content": "Bonjour\n!"}],
+  "conversation_b": [{"role": "user", "content": "Say \"hi\" in Fran\u00e7ais"}, {"role": "assistant", "content": "Salut"}]}]
+EOF2
+out=$("$ARENA_BIN/arena-server" import "$T/conv.json" --redis "$REDIS" 2>&1)
+expect_eq "a file with conversations imports" "$(added "$out")" 1
+curl -s "$ARENA_URL/api/export/battles.json" >"$T/export2.json"
+expect_eq "conversation_a exported as imported" \
+  "$(jq -c '.[] | select(.question_id == "conv-test-1") | .conversation_a' "$T/export2.json")" \
+  "$(jq -c '.[0].conversation_a' "$T/conv.json")"
+expect_eq "conversation_b exported as imported" \
+  "$(jq -c '.[] | select(.question_id == "conv-test-1") | .conversation_b' "$T/export2.json")" \
+  "$(jq -c '.[0].conversation_b' "$T/conv.json")"

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     static const rd_format formats[] = {RD_FORMAT_AUTO, RD_FORMAT_JSON, RD_FORMAT_JSONL, RD_FORMAT_CSV};
-    rd_options o = {.format = formats[data[0] & 3], .strict = (data[0] >> 2) & 1};
+    rd_options o = {.format = formats[data[0] & 3], .strict = (data[0] >> 2) & 1, .conversations = (data[0] >> 3) & 1};
     if ((data[0] >> 3) & 1)
         o.columns = (rd_columns){.a = "l", .b = "r", .winner = "w", .tstamp = "t"};
     char err[256];

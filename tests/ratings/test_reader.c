@@ -534,6 +534,45 @@ static void test_large_synthetic(void)
     }
 }
 
+/* Conversations, for imports: written back as compact JSON, escapes and all. */
+typedef struct convs { char a[512], b[512]; int n, null_a; } convs;
+
+static int conv_cb(void *ud, const rd_record *r, char *err, size_t errlen)
+{
+    convs *c = ud;
+    if (c->n++ == 0) {
+        snprintf(c->a, sizeof c->a, "%s", r->conversation_a ? r->conversation_a : "(null)");
+        snprintf(c->b, sizeof c->b, "%s", r->conversation_b ? r->conversation_b : "(null)");
+    } else {
+        c->null_a = !r->conversation_a;
+    }
+    return 0;
+}
+
+static void test_conversations(void)
+{
+    static const char text[] =
+        "[{\"model_a\": \"x\", \"conversation_a\": [ {\"role\": \"user\", \"content\": \"say \\\"hi\\\"\\n\\u00e9\\ud83d\\ude00\"},\n"
+        "  {\"role\": \"assistant\", \"content\": \"hi\", \"n\": 1.50, \"ok\": true, \"none\": null, \"l\": [1, [2]]} ],\n"
+        "  \"model_b\": \"y\", \"winner\": \"model_a\", \"conversation_b\": {\"k\": []}},\n"
+        " {\"model_a\": \"x\", \"model_b\": \"y\", \"winner\": \"tie\", \"conversation_a\": \"not a list\"}]";
+    convs c = {0};
+    char err[256];
+    rd_options o = {.conversations = 1};
+    int rc = rd_read_buffer(text, sizeof text - 1, "conv", &o, conv_cb, &c, NULL, err, sizeof err);
+    CHECK(rc == 0 && c.n == 2, "conversations: both records read (%s)", err);
+    CHECK(!strcmp(c.a, "[{\"role\":\"user\",\"content\":\"say \\\"hi\\\"\\n\xc3\xa9\xf0\x9f\x98\x80\"},"
+                       "{\"role\":\"assistant\",\"content\":\"hi\",\"n\":1.50,\"ok\":true,\"none\":null,\"l\":[1,[2]]}]"),
+          "conversation_a as compact JSON: %s", c.a);
+    CHECK(!strcmp(c.b, "{\"k\":[]}") && c.null_a, "conversation_b an object; a string value is no conversation (%s)", c.b);
+    convs off = {0};
+    rc = rd_read_buffer(text, sizeof text - 1, "conv", NULL, conv_cb, &off, NULL, err, sizeof err);
+    CHECK(rc == 0 && !strcmp(off.a, "(null)") && !strcmp(off.b, "(null)"), "without the option: no conversations");
+    static const char bad[] = "[{\"model_a\": \"x\", \"model_b\": \"y\", \"winner\": \"tie\", \"conversation_b\": [\"\xff\"]}]";
+    rc = rd_read_buffer(bad, sizeof bad - 1, "bad", &o, conv_cb, &off, NULL, err, sizeof err);
+    CHECK(rc < 0 && strstr(err, "conversation_b") && strstr(err, "UTF-8"), "invalid UTF-8 in a conversation: %s", err);
+}
+
 int main(void)
 {
     const char *root = getenv("ARENA_ROOT");
@@ -551,6 +590,7 @@ int main(void)
     test_bad_input();
     test_skips_and_edges();
     test_names();
+    test_conversations();
     test_large_synthetic();
     collect_free(&ref);
     char cmd[300];
