@@ -56,6 +56,7 @@ static const field config_fields[] = {
     {"board.static_score_column", F_STR, C(static_score_column), 0, 0},
     {"board.static_name_map", F_STR, C(static_name_map), 0, 0},
     {"web_root", F_STR, C(web_root), 0, 0},
+    {"upstream_ca_file", F_STR, C(upstream_ca_file), 0, 0},
     {"access_log", F_STR, C(access_log), 0, 0},
 };
 #undef C

@@ -73,6 +73,7 @@ typedef struct cfg_config {
     char *static_name_map;            /* optional arena_name,static_name CSV */
     /* files */
     char *web_root;                   /* "web" */
+    char *upstream_ca_file;           /* PEM CAs for https:// endpoints; NULL = the system's */
     char *access_log;                 /* path; "-" = stderr (default), "" = off */
     /* registry */
     cfg_model *models;

@@ -535,17 +535,68 @@ static void on_upstream_done(struct evhttp_request *req, void *arg)
     side_ended(lb, u->side, !u->error[0], u->error);
 }
 
-static SSL_CTX *client_tls(server *s)
+int upstream_tls_init(server *s, char *err, size_t errlen)
 {
-    if (!s->tls_client) {
-        s->tls_client = SSL_CTX_new(TLS_client_method());
-        if (s->tls_client) {
-            SSL_CTX_set_min_proto_version(s->tls_client, TLS1_2_VERSION);
-            SSL_CTX_set_default_verify_paths(s->tls_client);
-            SSL_CTX_set_verify(s->tls_client, SSL_VERIFY_PEER, NULL);
+    const char *ca = s->cfg->upstream_ca_file;
+    if (!(s->tls_client = SSL_CTX_new(TLS_client_method()))) { snprintf(err, errlen, "cannot create a TLS client context"); return -1; }
+    SSL_CTX_set_min_proto_version(s->tls_client, TLS1_2_VERSION);
+    SSL_CTX_set_verify(s->tls_client, SSL_VERIFY_PEER, NULL);
+    if (ca ? SSL_CTX_load_verify_locations(s->tls_client, ca, NULL) != 1 : SSL_CTX_set_default_verify_paths(s->tls_client) != 1) {
+        snprintf(err, errlen, "%s: field upstream_ca_file: cannot load CA certificates from %s", s->cfg->path, ca ? ca : "the system's store");
+        return -1;
+    }
+    return 0;
+}
+
+struct evhttp_connection *upstream_connect(server *s, const model_state *m, double timeout_s)
+{
+    const char *scheme = evhttp_uri_get_scheme(m->uri), *host = evhttp_uri_get_host(m->uri);
+    int https = scheme && strcmp(scheme, "https") == 0, port = evhttp_uri_get_port(m->uri);
+    if (port < 0) port = https ? 443 : 80;
+    struct bufferevent *bev = NULL;
+    if (https) {
+        /* The certificate must chain to a trusted CA and name the endpoint's host (or IP). */
+        SSL *ssl = s->tls_client ? SSL_new(s->tls_client) : NULL;
+        if (!ssl) return NULL;
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), host) != 1 &&
+            (SSL_set1_host(ssl, host) != 1 || SSL_set_tlsext_host_name(ssl, host) != 1)) {
+            SSL_free(ssl);
+            return NULL;
+        }
+        if (!(bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS))) {
+            SSL_free(ssl);
+            return NULL;
         }
     }
-    return s->tls_client;
+    struct evhttp_connection *conn = evhttp_connection_base_bufferevent_new(s->base, NULL, bev, host, (ev_uint16_t)port);
+    if (!conn) {
+        if (bev) bufferevent_free(bev);
+        return NULL;
+    }
+    struct timeval tv = {(time_t)timeout_s, (suseconds_t)((timeout_s - (time_t)timeout_s) * 1e6)};
+    evhttp_connection_set_timeout_tv(conn, &tv);
+    evhttp_connection_set_retries(conn, 0);
+    return conn;
+}
+
+void upstream_prepare(const model_state *m, struct evhttp_request *req, const char *api_path, char *path, size_t pathlen)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    const char *host = evhttp_uri_get_host(m->uri);
+    int port = evhttp_uri_get_port(m->uri);
+    char hostport[300];
+    if (port < 0) snprintf(hostport, sizeof hostport, "%s", host);
+    else snprintf(hostport, sizeof hostport, "%s:%d", host, port);
+    evhttp_add_header(h, "Host", hostport);
+    if (m->cfg->api_key) {
+        char auth[512];
+        snprintf(auth, sizeof auth, "Bearer %s", m->cfg->api_key);
+        evhttp_add_header(h, "Authorization", auth);
+    }
+    const char *base_path = evhttp_uri_get_path(m->uri);
+    size_t bl = base_path ? strlen(base_path) : 0;
+    while (bl && base_path[bl - 1] == '/') bl--;
+    snprintf(path, pathlen, "%.*s%s", (int)bl, base_path ? base_path : "", api_path);
 }
 
 /* Starts side's request; on a failure to start, the side ends at once with an error. */
@@ -569,28 +620,7 @@ static void start_upstream(live_battle *lb, int side)
     m->streams++;
     lb->up[side] = u;
 
-    const char *scheme = evhttp_uri_get_scheme(m->uri), *host = evhttp_uri_get_host(m->uri);
-    int https = scheme && strcmp(scheme, "https") == 0;
-    int port = evhttp_uri_get_port(m->uri);
-    if (port < 0) port = https ? 443 : 80;
-    struct bufferevent *bev = NULL;
-    if (https) {
-        SSL_CTX *ctx = client_tls(s);
-        SSL *ssl = ctx ? SSL_new(ctx) : NULL;
-        if (!ssl) goto fail;
-        SSL_set_tlsext_host_name(ssl, host);
-        if (!(bev = bufferevent_openssl_socket_new(s->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS))) {
-            SSL_free(ssl);
-            goto fail;
-        }
-    }
-    if (!(u->conn = evhttp_connection_base_bufferevent_new(s->base, NULL, bev, host, (ev_uint16_t)port))) {
-        if (bev) bufferevent_free(bev);
-        goto fail;
-    }
-    struct timeval tv = {(time_t)s->cfg->upstream_timeout, (suseconds_t)((s->cfg->upstream_timeout - (time_t)s->cfg->upstream_timeout) * 1e6)};
-    evhttp_connection_set_timeout_tv(u->conn, &tv);
-    evhttp_connection_set_retries(u->conn, 0);
+    if (!(u->conn = upstream_connect(s, m, s->cfg->upstream_timeout))) goto fail;
 
     body = json_pack("{s:s, s:O, s:b, s:i, s:f}", "model", m->cfg->upstream_model, "messages", b->side[side].conv,
                      "stream", 1, "max_tokens", s->cfg->max_tokens, "temperature", s->cfg->temperature);
@@ -600,22 +630,11 @@ static void start_upstream(live_battle *lb, int side)
     evhttp_request_set_chunked_cb(req, on_upstream_chunk);
     evhttp_request_set_error_cb(req, on_upstream_error);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    char hostport[300];
-    snprintf(hostport, sizeof hostport, "%s:%d", host, port);
-    evhttp_add_header(h, "Host", hostport);
+    char path[512];
+    upstream_prepare(m, req, "/v1/chat/completions", path, sizeof path);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Accept", "text/event-stream");
-    if (m->cfg->api_key) {
-        char auth[512];
-        snprintf(auth, sizeof auth, "Bearer %s", m->cfg->api_key);
-        evhttp_add_header(h, "Authorization", auth);
-    }
     evbuffer_add(evhttp_request_get_output_buffer(req), text, strlen(text));
-    const char *base_path = evhttp_uri_get_path(m->uri);
-    char path[512];
-    size_t bl = base_path ? strlen(base_path) : 0;
-    while (bl && base_path[bl - 1] == '/') bl--;
-    snprintf(path, sizeof path, "%.*s/v1/chat/completions", (int)bl, base_path ? base_path : "");
     if (evhttp_make_request(u->conn, req, EVHTTP_REQ_POST, path) < 0) goto fail;  /* req freed by libevent */
     json_decref(body);
     free(text);

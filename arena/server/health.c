@@ -52,33 +52,19 @@ static void probe_all(evutil_socket_t fd, short what, void *arg)
     for (size_t i = 0; i < s->n_models; i++) {
         model_state *m = &s->models[i];
         if (!m->cfg->enabled || m->probing) continue;
-        if (!m->probe_conn) {
-            const char *scheme = evhttp_uri_get_scheme(m->uri);
-            int port = evhttp_uri_get_port(m->uri);
-            if (scheme && strcmp(scheme, "https") == 0) {  /* probed through a stream instead */
-                m->probed = 1;
-                continue;
-            }
-            m->probe_conn = evhttp_connection_base_new(s->base, NULL, evhttp_uri_get_host(m->uri), (ev_uint16_t)(port < 0 ? 80 : port));
-            if (!m->probe_conn) continue;
-            double t = s->cfg->probe_timeout;  /* a probe still in flight skips the next tick */
-            struct timeval tv = {(time_t)t, (suseconds_t)((t - (time_t)t) * 1e6)};
-            evhttp_connection_set_timeout_tv(m->probe_conn, &tv);
-            evhttp_connection_set_retries(m->probe_conn, 0);
+        /* A TLS connection is made anew for each probe: libevent cannot reconnect a TLS
+         * bufferevent once the peer has closed it. */
+        const char *scheme = evhttp_uri_get_scheme(m->uri);
+        if (m->probe_conn && scheme && strcmp(scheme, "https") == 0) {
+            evhttp_connection_free(m->probe_conn);
+            m->probe_conn = NULL;
         }
+        /* a probe still in flight skips the next tick */
+        if (!m->probe_conn && !(m->probe_conn = upstream_connect(s, m, s->cfg->probe_timeout))) continue;
         struct evhttp_request *req = evhttp_request_new(on_probe, m);
         if (!req) continue;
-        const char *base_path = evhttp_uri_get_path(m->uri);
-        size_t bl = base_path ? strlen(base_path) : 0;
-        while (bl && base_path[bl - 1] == '/') bl--;
         char path[512];
-        snprintf(path, sizeof path, "%.*s/v1/models", (int)bl, base_path ? base_path : "");
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Host", evhttp_uri_get_host(m->uri));
-        if (m->cfg->api_key) {
-            char auth[512];
-            snprintf(auth, sizeof auth, "Bearer %s", m->cfg->api_key);
-            evhttp_add_header(evhttp_request_get_output_headers(req), "Authorization", auth);
-        }
+        upstream_prepare(m, req, "/v1/models", path, sizeof path);
         if (evhttp_make_request(m->probe_conn, req, EVHTTP_REQ_GET, path) == 0) m->probing = 1;
     }
     battles_sweep(s);

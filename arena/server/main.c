@@ -269,6 +269,12 @@ static int setup(server *s, char *err, size_t errlen)
         s->n_blocklist++;
     }
     if (setup_models(s, err, errlen) < 0) return -1;
+    int https = 0;
+    for (size_t i = 0; i < s->n_models; i++) {
+        const char *scheme = evhttp_uri_get_scheme(s->models[i].uri);
+        https |= scheme && strcmp(scheme, "https") == 0;
+    }
+    if ((https || c->upstream_ca_file) && upstream_tls_init(s, err, errlen) < 0) return -1;
     if (!(s->store = open_store(c, s->base, STORE_COMMANDS, err, errlen))) return -1;
     if (!(s->feed_base = event_base_new()) || !(s->feed_store = open_store(c, s->feed_base, STORE_FOLLOWER, err, errlen)) ||
         votes_follow_start(s, err, errlen) < 0) {

@@ -86,6 +86,15 @@ struct server {
     metrics              m;
 };
 
+/* ---- upstreams (battles.c) ---- */
+/* The TLS client context for https:// endpoints (upstream_ca_file or the system's CAs). */
+int  upstream_tls_init(server *s, char *err, size_t errlen);
+/* A new connection to m's endpoint (TLS for https://, the certificate checked against the
+ * host or IP), with timeout_s and no retries; the caller frees it. NULL on failure. */
+struct evhttp_connection *upstream_connect(server *s, const model_state *m, double timeout_s);
+/* Host and Authorization on req, and into path the endpoint's base path + api_path. */
+void upstream_prepare(const model_state *m, struct evhttp_request *req, const char *api_path, char *path, size_t pathlen);
+
 /* ---- http.c ---- */
 int  http_start(server *s, char *err, size_t errlen);
 void http_stop(server *s);
