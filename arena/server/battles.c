@@ -690,9 +690,7 @@ static void on_created(live_battle *lb, store_status st, void *arg)
 {
     create_op *op = arg;
     server *s = op->s;
-    struct evhttp_request *req = op->req;
-    http_unwatch(&op->req);
-    op->req = NULL;
+    struct evhttp_request *req = http_take(&op->req);
     if (st != STORE_OK) {
         remove_live(s, lb);
         if (req) http_error(s, req, 503, "unavailable", "the battle could not be stored; try again");
@@ -733,9 +731,8 @@ static void create_battle(create_op *op)
             ok[i] = s->models[i].cfg->enabled && s->models[i].healthy;
         }
         if (battle_pick(w, ok, s->n_models, avoid_a, avoid_b, &s->rng, &a, &b) < 0) {
-            http_unwatch(&op->req);
+            http_take(&op->req);
             http_error(s, req, 503, "no_models", "fewer than two models are available now");
-            op->req = NULL;
             create_op_free(op);
             return;
         }
@@ -751,8 +748,7 @@ static void create_battle(create_op *op)
     save(lb, on_created, op);
     return;
 fail:
-    http_unwatch(&op->req);
-    op->req = NULL;
+    http_take(&op->req);
     http_error(s, req, 500, "internal", "out of memory");
     create_op_free(op);
 }
@@ -762,9 +758,7 @@ static void on_battle_rate(void *ud, store_status st, long long count)
     create_op *op = ud;
     server *s = op->s;
     if (st == STORE_OK) { create_battle(op); return; }
-    struct evhttp_request *req = op->req;
-    http_unwatch(&op->req);
-    op->req = NULL;
+    struct evhttp_request *req = http_take(&op->req);
     if (req && st == STORE_DENIED) {
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "60");
         http_error(s, req, 429, "rate_limited", "at most %d new battles a minute", s->cfg->battles_per_minute);
@@ -846,9 +840,7 @@ static void on_turn_stored(live_battle *lb, store_status st, void *arg)
 {
     turn_op *op = arg;
     server *s = lb->s;
-    struct evhttp_request *req = op->req;
-    http_unwatch(&op->req);
-    op->req = NULL;
+    struct evhttp_request *req = http_take(&op->req);
     if (req && st != STORE_OK) http_error(s, req, 503, "unavailable", "the battle could not be stored; try again");
     else if (req) http_reply_json(s, req, 200, json_pack("{s:s, s:i}", "id", lb->b->id, "turn", lb->b->turns));
     turn_op_free(op);
@@ -871,24 +863,21 @@ static void on_turn_battle(server *s, live_battle *lb, store_status st, void *ar
     struct evhttp_request *req = op->req;
     if (!req) { turn_op_free(op); return; }
     if (!lb) {
-        http_unwatch(&op->req);
-        op->req = NULL;
+        http_take(&op->req);
         if (st == STORE_UNAVAILABLE) http_error(s, req, 503, "unavailable", "the vote store is unavailable; try again");
         else http_error(s, req, 404, "unknown_battle", "no such battle");
         turn_op_free(op);
         return;
     }
     if (strcmp(op->action, "stream") == 0) {
-        http_unwatch(&op->req);
-        op->req = NULL;
+        http_take(&op->req);
         turn_op_free(op);
         stream_battle(s, lb, req);
         return;
     }
     const char *token = json_string_value(json_object_get(op->body, "token"));
     if (token && btok_verify(s->token_key, lb->b->id, token, time(NULL)) != BTOK_OK) {
-        http_unwatch(&op->req);
-        op->req = NULL;
+        http_take(&op->req);
         http_error(s, req, 403, "bad_token", "the battle token is not valid for this battle");
         turn_op_free(op);
         return;
@@ -897,8 +886,7 @@ static void on_turn_battle(server *s, live_battle *lb, store_status st, void *ar
                            ? battle_follow_up(lb->b, json_string_value(json_object_get(op->body, "prompt")), s->cfg->max_turns)
                            : battle_regenerate(lb->b);
     if (bs != BATTLE_OK) {
-        http_unwatch(&op->req);
-        op->req = NULL;
+        http_take(&op->req);
         status_error(s, req, bs);
         turn_op_free(op);
         return;

@@ -204,6 +204,14 @@ void http_unwatch(struct evhttp_request **slot)
     if (*slot) evhttp_connection_set_closecb(evhttp_request_get_connection(*slot), NULL, NULL);
 }
 
+struct evhttp_request *http_take(struct evhttp_request **slot)
+{
+    struct evhttp_request *req = *slot;
+    http_unwatch(slot);
+    *slot = NULL;
+    return req;
+}
+
 /* ---- static files ---- */
 
 static const char *content_type_of(const char *path)

@@ -121,6 +121,8 @@ char *http_query(struct evhttp_request *req, const char *name);
  * connection closes; http_unwatch stops watching (call it before replying on *slot). */
 void http_watch(struct evhttp_request *req, struct evhttp_request **slot);
 void http_unwatch(struct evhttp_request **slot);
+/* Unwatches *slot and takes the request out of it (NULL when the client left): for a reply. */
+struct evhttp_request *http_take(struct evhttp_request **slot);
 
 /* ---- battles.c ---- */
 void battles_route(server *s, struct evhttp_request *req, const char *id, const char *action);

@@ -31,15 +31,6 @@ typedef struct vote_op {
 
 static void vote_op_end(vote_op *op) { http_unwatch(&op->req); free(op); }
 
-/* Takes the request out of op for a reply (NULL when the client left). */
-static struct evhttp_request *take_req(vote_op *op)
-{
-    struct evhttp_request *req = op->req;
-    http_unwatch(&op->req);
-    op->req = NULL;
-    return req;
-}
-
 static void not_finished(server *s, struct evhttp_request *req, int side_failed)
 {
     if (side_failed) http_error(s, req, 409, "side_failed", "a side failed to answer; regenerate before voting");
@@ -50,7 +41,7 @@ static void not_finished(server *s, struct evhttp_request *req, int side_failed)
 static void on_refused_loaded(void *ud, store_status st, const store_battle *b)
 {
     vote_op *op = ud;
-    struct evhttp_request *req = take_req(op);
+    struct evhttp_request *req = http_take(&op->req);
     if (req) not_finished(op->s, req, st == STORE_OK && (b->status_a == STORE_SIDE_ERROR || b->status_b == STORE_SIDE_ERROR));
     vote_op_end(op);
 }
@@ -64,7 +55,7 @@ static void on_voted(void *ud, store_status st, const store_vote_result *r)
         if (store_battle_load(s->store, op->id, on_refused_loaded, op) < 0) on_refused_loaded(op, STORE_UNKNOWN, NULL);
         return;
     }
-    struct evhttp_request *req = take_req(op);
+    struct evhttp_request *req = http_take(&op->req);
     s->m.votes[st]++;
     if (st == STORE_OK) battles_mark_voted(s, op->id);
     if (req) switch (st) {
@@ -100,7 +91,7 @@ static void on_vote_rate(void *ud, store_status st, long long count)
     vote_op *op = ud;
     server *s = op->s;
     if (st == STORE_OK) { op->step++; rate_step(op); return; }
-    struct evhttp_request *req = take_req(op);
+    struct evhttp_request *req = http_take(&op->req);
     if (req && st == STORE_DENIED) {
         int daily = op->step == 1;
         evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", daily ? "3600" : "60");
@@ -261,9 +252,7 @@ static void on_page(void *ud, store_status st, const store_vote_record *recs, si
     server *s = op->s;
     if (!op->req) { export_op_free(op); return; }
     if (st != STORE_OK) {
-        struct evhttp_request *req = op->req;
-        http_unwatch(&op->req);
-        op->req = NULL;
+        struct evhttp_request *req = http_take(&op->req);
         if (!op->started) http_error(s, req, 503, "unavailable", "the vote store is unavailable; try again");
         else evhttp_connection_free(evhttp_request_get_connection(req));  /* truncated: no final chunk */
         export_op_free(op);
@@ -281,9 +270,7 @@ static void on_page(void *ud, store_status st, const store_vote_record *recs, si
     op->more = n == EXPORT_PAGE;
     if (!op->more) {
         export_end(op->w);
-        struct evhttp_request *req = op->req;
-        http_unwatch(&op->req);
-        op->req = NULL;
+        struct evhttp_request *req = http_take(&op->req);
         evhttp_send_reply_chunk(req, op->buf);
         evhttp_send_reply_end(req);
         export_op_free(op);
