@@ -34,18 +34,21 @@ static const char SCRIPT_SAVE[] =
  *   vote:   ARGV[3] winner, ARGV[4] judge, ARGV[5] language, ARGV[6] tstamp, ARGV[7] leak
  *   import: ARGV[3..] the record's field, value pairs, starting with model_a and model_b.
  * Returns {"ok", id, model_a, model_b}, {"already", id, model_a, model_b}, {"unknown"},
- * {"not_done"}. */
+ * {"not_done"}. A vote reads the battle first: its "voted" field answers a second vote, so
+ * the index is read only when the battle hash is gone (expired, or never served here). */
 static const char SCRIPT_VOTE[] =
-    "local prev = redis.call('HGET', KEYS[2], ARGV[1])\n"
-    "if prev then\n"
+    "local function already()\n"
+    "  local prev = redis.call('HGET', KEYS[2], ARGV[1])\n"
+    "  if not prev then return nil end\n"
     "  local m = redis.call('HMGET', KEYS[1], 'model_a', 'model_b')\n"
     "  return {'already', prev, m[1] or '', m[2] or ''}\n"
     "end\n"
     "local rec\n"
     "if ARGV[2] == 'vote' then\n"
     "  local b = redis.call('HMGET', KEYS[1], 'model_a', 'model_b', 'mode', 'turn',\n"
-    "                       'status_a', 'status_b', 'conv_a', 'conv_b', 'leak')\n"
-    "  if not b[1] then return {'unknown'} end\n"
+    "                       'status_a', 'status_b', 'conv_a', 'conv_b', 'leak', 'voted')\n"
+    "  if not b[1] then return already() or {'unknown'} end\n"
+    "  if b[10] then return {'already', b[10], b[1], b[2]} end\n"
     "  if b[5] ~= 'done' or b[6] ~= 'done' then return {'not_done'} end\n"
     "  local leak = (ARGV[7] == '1' or b[9] == '1') and 'true' or 'false'\n"
     "  rec = {'question_id', ARGV[1], 'model_a', b[1], 'model_b', b[2], 'winner', ARGV[3],\n"
@@ -54,6 +57,8 @@ static const char SCRIPT_VOTE[] =
     "         'tstamp', ARGV[6], 'conversation_a', b[7] or '[]', 'conversation_b', b[8] or '[]',\n"
     "         'leak', leak, 'mode', b[3] or 'anony'}\n"
     "else\n"
+    "  local prev = already()\n"
+    "  if prev then return prev end\n"
     "  rec = {'question_id', ARGV[1], unpack(ARGV, 3)}\n"
     "end\n"
     "local id = redis.call('XADD', KEYS[3], '*', unpack(rec))\n"
@@ -208,6 +213,17 @@ static void req_free(req *r)
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
+/* r's command to hiredis, formatted with one allocation (hiredis's own Argv call builds
+ * the text with an sds append per argument). */
+static int send_argv(redisAsyncContext *ac, req *r)
+{
+    char *cmd = NULL;
+    int len = redisFormatCommandArgv(&cmd, r->argc, r->argv, r->argvlen);
+    int ok = len >= 0 && redisAsyncFormattedCommand(ac, on_reply, r, cmd, (size_t)len) == REDIS_OK;
+    redisFreeCommand(cmd);
+    return ok ? 0 : -1;
+}
+
 /* Hands r to hiredis, or queues it to fail on the next loop turn (never calls back from
  * inside the caller's request). */
 static void req_send(req *r)
@@ -222,7 +238,7 @@ static void req_send(req *r)
             r->argv[1] = s->script_sha[r->script];
             r->argvlen[1] = 40;
         }
-        ok = redisAsyncCommandArgv(c->ac, on_reply, r, r->argc, r->argv, r->argvlen) == REDIS_OK;
+        ok = send_argv(c->ac, r) == 0;
     }
     if (ok) {
         r->sent_ms = now_ms();
@@ -279,7 +295,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
         r->argvlen[0] = 4;
         r->argv[1] = script_body[r->script];
         r->argvlen[1] = strlen(script_body[r->script]);
-        if (redisAsyncCommandArgv(ac, on_reply, r, r->argc, r->argv, r->argvlen) == REDIS_OK) {
+        if (send_argv(ac, r) == 0) {
             r->script = -1;      /* a second NOSCRIPT is impossible; no loop */
             r->sent_ms = now_ms();
             list_push(&c->head, &c->tail, r);
@@ -760,6 +776,31 @@ static void argf(args *a, const char *fmt, ...)
     arg(a, buf);
 }
 
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Seconds with six decimals (what "%.6f" writes, but for a last digit of an exact tie),
+ * without printf's floating-point path: a vote's one number. */
+static void arg_time(args *a, double t)
+{
+    if (!isfinite(t)) t = wall_now();
+    if (!(t >= 0 && t < 1e12)) { argf(a, "%.6f", t); return; }
+    double whole = floor(t);
+    unsigned long long us = (unsigned long long)whole * 1000000ULL + (unsigned long long)llround((t - whole) * 1e6);
+    char digits[24], *buf = a->nums[a->n_nums++], *p = buf;
+    int n = 0;
+    do digits[n++] = (char)('0' + us % 10); while ((us /= 10) || n < 7);
+    while (n > 6) *p++ = digits[--n];
+    *p++ = '.';
+    while (n > 0) *p++ = digits[--n];
+    *p = '\0';
+    arg(a, buf);
+}
+
 /* EVALSHA <sha> <numkeys>: the sha is filled in by req_send. */
 static void arg_script(args *a, int nkeys)
 {
@@ -782,12 +823,6 @@ static void battle_key(const store *s, const char *id, char *out, size_t outlen)
     snprintf(out, outlen, "arena:{%s}:battle:%s", s->ns, id);
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- battles ---- */
 
@@ -821,7 +856,7 @@ int store_battle_save(store *s, const char *id, const store_battle *b, int ttl_s
     arg(&a, "model_a"); arg(&a, b->model_a);
     arg(&a, "model_b"); arg(&a, b->model_b);
     arg(&a, "mode"); arg(&a, b->anony ? "anony" : "named");
-    arg(&a, "tstamp"); argf(&a, "%.6f", isfinite(b->tstamp) ? b->tstamp : wall_now());
+    arg(&a, "tstamp"); arg_time(&a, b->tstamp);
     arg(&a, "turn"); argf(&a, "%d", b->turn);
     arg(&a, "status_a"); arg(&a, side_name(b->status_a));
     arg(&a, "status_b"); arg(&a, side_name(b->status_b));
@@ -965,7 +1000,7 @@ int store_vote(store *s, const store_vote_req *q, store_vote_cb cb, void *ud)
     arg(&a, q->winner);
     arg(&a, q->judge ? q->judge : "arena_user");
     arg(&a, q->language ? q->language : "unknown");
-    argf(&a, "%.6f", isfinite(q->tstamp) ? q->tstamp : wall_now());
+    arg_time(&a, q->tstamp);
     arg(&a, q->leak ? "1" : "0");
     return req_submit(&s->cmd, vote_done, (void *)cb, ud, SC_VOTE, a.n, a.v, a.len);
 }

@@ -29,7 +29,7 @@
 #include "token.h"
 
 #define IDLE_SECONDS 600
-#define RECENT_SLOTS 4096
+#define VOTER_SLOTS 4096
 #define HTTP_TIMEOUT 30          /* as http.c sets for every connection */
 #define SSE_TIMEOUT 3600         /* a browser stream may stay quiet while a model thinks */
 #define KEEPALIVE_SECONDS 15     /* a comment line then: proxies keep the stream, dead clients show */
@@ -60,8 +60,6 @@ struct live_battle {
     int saved;                         /* the ended turn is in Redis */
 };
 
-typedef struct recent_pair { uint64_t ip_hash; int a, b; } recent_pair;
-
 static double now_seconds(void)
 {
     struct timeval tv;
@@ -74,6 +72,15 @@ static uint64_t hash_str(const char *s)
     uint64_t h = 1469598103934665603ull;
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
     return h;
+}
+
+voter *voter_slot(server *s, const char *ip)
+{
+    if (!s->voters && !(s->voters = calloc(VOTER_SLOTS, sizeof *s->voters))) return NULL;
+    uint64_t h = hash_str(ip);
+    voter *v = &s->voters[h % VOTER_SLOTS];
+    if (v->ip_hash != h || !v->used) *v = (voter){.ip_hash = h, .used = 1, .a = -1, .b = -1};
+    return v;
 }
 
 int battles_id_valid(const char *id)
@@ -188,8 +195,8 @@ void battles_free_all(server *s)
     }
     free(s->table);
     s->table = NULL;
-    free(s->recent);
-    s->recent = NULL;
+    free(s->voters);
+    s->voters = NULL;
 }
 
 /* ---- saving ---- */
@@ -720,10 +727,8 @@ static void create_battle(create_op *op)
         a = model_index(s, json_string_value(json_object_get(op->body, "model_a")));
         b = model_index(s, json_string_value(json_object_get(op->body, "model_b")));
     } else {
-        if (!s->recent) s->recent = calloc(RECENT_SLOTS, sizeof *s->recent);
-        uint64_t ih = hash_str(op->ip);
-        recent_pair *rp = s->recent ? &s->recent[ih % RECENT_SLOTS] : NULL;
-        int avoid_a = rp && rp->ip_hash == ih ? rp->a : -1, avoid_b = rp && rp->ip_hash == ih ? rp->b : -1;
+        voter *v = voter_slot(s, op->ip);
+        int avoid_a = v ? v->a : -1, avoid_b = v ? v->b : -1;
         double w[s->n_models];
         int ok[s->n_models];
         for (size_t i = 0; i < s->n_models; i++) {
@@ -736,7 +741,7 @@ static void create_battle(create_op *op)
             create_op_free(op);
             return;
         }
-        if (rp) *rp = (recent_pair){ih, a, b};
+        if (v) v->a = a, v->b = b;
     }
     unsigned char raw[12];
     char id[25];

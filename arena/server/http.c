@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sse.h"
+
 static const char *reason(int status)
 {
     switch (status) {
@@ -91,6 +93,34 @@ void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *
     int bad = !body || json_dump_callback(body, dump_to_evbuffer, out, JSON_COMPACT) < 0 || evbuffer_add(out, "\n", 1) < 0;
     json_decref(body);
     if (bad) {
+        evbuffer_drain(out, evbuffer_get_length(out));
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    http_reply(s, req, status, "application/json", NULL);
+}
+
+/* One JSON string (quoted and escaped) appended to out. */
+static int add_json_string(struct evbuffer *out, const char *text)
+{
+    size_t len = strlen(text), need = sse_json_escape(NULL, 0, text, len);
+    struct evbuffer_iovec v;
+    if (evbuffer_reserve_space(out, need + 3, &v, 1) < 1) return -1;
+    char *p = v.iov_base;
+    p[0] = '"';
+    sse_json_escape(p + 1, need + 1, text, len);
+    p[need + 1] = '"';
+    v.iov_len = need + 2;
+    return evbuffer_commit_space(out, &v, 1);
+}
+
+void http_reply_strings(server *s, struct evhttp_request *req, int status, const char *const *kv, size_t n)
+{
+    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    int bad = 0;
+    for (size_t i = 0; i < n && !bad; i++)
+        bad = evbuffer_add(out, i == 0 ? "{" : i % 2 ? ":" : ",", 1) < 0 || add_json_string(out, kv[i]) < 0;
+    if (bad || evbuffer_add(out, "}\n", 2) < 0) {
         evbuffer_drain(out, evbuffer_get_length(out));
         evhttp_send_error(req, 500, NULL);
         return;

@@ -49,6 +49,16 @@ typedef struct model_state {
 
 typedef struct live_battle live_battle;
 
+/* What the server remembers of one client address, in a direct-mapped table (a slot
+ * taken by another address starts over): the last pair served to it, so that the next
+ * battle avoids it, and its judge name (store_judge, a SHA-256 worth computing once). */
+typedef struct voter {
+    uint64_t ip_hash;
+    int used;
+    int a, b;                       /* model indexes of the last pair; -1: none */
+    char judge[40];                 /* "" until the first vote */
+} voter;
+
 typedef struct metrics {
     uint64_t requests, battles_created, sse_open, sse_total;
     uint64_t votes[8];              /* by store_status, plus VOTE_BAD_TOKEN */
@@ -82,7 +92,7 @@ struct server {
     FILE                *access_log;
     live_battle        **table;     /* battles in memory, by id (hash, chained) */
     size_t               table_size, n_live;
-    struct recent_pair  *recent;    /* each voter's last pair, direct-mapped by IP hash */
+    struct voter        *voters;    /* what the server remembers of each client address: voter_slot */
     metrics              m;
 };
 
@@ -105,6 +115,9 @@ void http_headers(struct evhttp_request *req, const char *content_type);
 void http_reply(server *s, struct evhttp_request *req, int status, const char *content_type,
                 struct evbuffer *body);
 void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *body); /* steals body */
+/* A flat object of n strings, name and value alternating (kv[0] a name, kv[1] its value,
+ * ...), written straight into the reply without a JSON tree: the vote's answer. */
+void http_reply_strings(server *s, struct evhttp_request *req, int status, const char *const *kv, size_t n);
 /* {"error": {"code": code, "message": msg}} */
 void http_error(server *s, struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
@@ -136,6 +149,8 @@ const battle *battles_find(server *s, const char *id);
 const battle *battles_find_busy(server *s, const char *id);
 /* Marks the battle voted and frees it from memory unless a browser stream holds it. */
 void battles_mark_voted(server *s, const char *id);
+/* The slot of client address ip (created on first use); NULL without memory. */
+voter *voter_slot(server *s, const char *ip);
 int  battles_id_valid(const char *id);
 
 /* ---- votes.c ---- */

@@ -60,7 +60,7 @@ static void on_voted(void *ud, store_status st, const store_vote_result *r)
     if (st == STORE_OK) battles_mark_voted(s, op->id);
     if (req) switch (st) {
     case STORE_OK:
-        http_reply_json(s, req, 200, json_pack("{s:s, s:s, s:s}", "model_a", r->model_a, "model_b", r->model_b, "winner", op->answer));
+        http_reply_strings(s, req, 200, (const char *const[]){"model_a", r->model_a, "model_b", r->model_b, "winner", op->answer}, 6);
         break;
     case STORE_ALREADY: http_error(s, req, 409, "already_voted", "this battle already has its vote"); break;
     case STORE_UNKNOWN: http_error(s, req, 404, "unknown_battle", "no such battle (or it expired)"); break;
@@ -75,8 +75,10 @@ static void cast(vote_op *op)
     server *s = op->s;
     const battle *b = battles_find(s, op->id);
     const char *prompt = b ? json_string_value(json_object_get(json_array_get(b->side[0].conv, 0), "content")) : NULL;
-    char judge[40];
-    store_judge(op->ip, s->cfg->token_secret, judge, sizeof judge);
+    char judge_buf[40];
+    voter *who = voter_slot(s, op->ip);
+    const char *judge = who && who->judge[0] ? who->judge
+                      : store_judge(op->ip, s->cfg->token_secret, who ? who->judge : judge_buf, sizeof judge_buf);
     store_vote_req v = {
         .battle_id = op->id, .winner = op->winner, .judge = judge,
         .language = prompt ? store_guess_language(prompt) : NULL, .tstamp = NAN, .leak = b ? battle_leaked(b) : 0,

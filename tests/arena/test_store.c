@@ -102,6 +102,17 @@ static long long redis_int(redis_proc *rp, const char *fmt, const char *arg)
     return v;
 }
 
+/* A string reply's text (into out), or "" */
+static const char *redis_text(redis_proc *rp, const char *cmd, char *out, size_t outlen)
+{
+    redisContext *c = rp_connect(rp);
+    redisReply *rep = c ? redisCommand(c, cmd) : NULL;
+    snprintf(out, outlen, "%s", rep && rep->type == REDIS_REPLY_STRING ? rep->str : "");
+    if (rep) freeReplyObject(rep);
+    if (c) redisFree(c);
+    return out;
+}
+
 /* ---- the follower ---- */
 
 typedef struct feed {
@@ -190,6 +201,9 @@ int main(void)
     CHECK(save("b1", STORE_SIDE_DONE, STORE_SIDE_STREAMING, 1) == STORE_OK, "battle saved");
     long long ttl = redis_int(&rp, "TTL %s", "arena:{a}:battle:b1");
     CHECK(ttl > 3500 && ttl <= 3600, "battle hash has its TTL (%lld)", ttl);
+    char text[64];
+    CHECK(!strcmp(redis_text(&rp, "HGET arena:{a}:battle:b1 tstamp", text, sizeof text), "1700000000.500000"),
+          "tstamp stored as seconds with six decimals (%s)", text);
     result l = { 0 };
     store_battle_load(st, "b1", on_load, &l);
     rp_run_until(base, &l.done, 3000);
