@@ -310,6 +310,39 @@ static long long redis_xlen(const redis_proc *rp)
     return n;
 }
 
+/* The Redis work of one vote, without arena-server: redis-benchmark runs a script that
+ * reads a battle-sized hash (the newest vote's record, copied), appends it to a stream
+ * and sets two hash fields, on the same server, durable the same way. Its rate bounds
+ * what any vote path can reach on this Redis; 0 when no record was found. */
+static double vote_writes_rate(const redis_proc *rp)
+{
+    redisContext *c = rp_connect(rp);
+    redisReply *last = c ? redisCommand(c, "XREVRANGE arena:{a}:votes + - COUNT 1") : NULL;
+    double rate = 0;
+    if (last && last->type == REDIS_REPLY_ARRAY && last->elements == 1 && last->element[0]->elements == 2) {
+        redisReply *fields = last->element[0]->element[1];
+        const char *argv[64];
+        size_t lens[64], n = 0;
+        argv[n] = "HSET", lens[n++] = 4;
+        argv[n] = "bench:{w}:battle", lens[n++] = 16;
+        for (size_t i = 0; i < fields->elements && n < 64; i++) argv[n] = fields->element[i]->str, lens[n++] = fields->element[i]->len;
+        redisReply *set = redisCommandArgv(c, (int)n, argv, lens);
+        if (set) freeReplyObject(set);
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -n 100000 -c 64 --csv EVAL "
+                 "\"local r = redis.call('HGETALL', KEYS[1]) "
+                 "local id = redis.call('XADD', KEYS[2], '*', unpack(r)) "
+                 "redis.call('HSET', KEYS[3], ARGV[1], id) redis.call('HSET', KEYS[4], 'voted', id) return 1\" "
+                 "4 bench:{w}:battle bench:{w}:votes bench:{w}:voted bench:{w}:scratch __rand_int__ 2>/dev/null", rp->port);
+        rate = popen_rate(cmd, "\",\"");
+        redisReply *del = redisCommand(c, "DEL bench:{w}:battle bench:{w}:votes bench:{w}:voted bench:{w}:scratch");
+        if (del) freeReplyObject(del);
+    }
+    if (last) freeReplyObject(last);
+    if (c) redisFree(c);
+    return rate;
+}
+
 static void on_ready(struct evhttp_request *req, void *arg)
 {
     *(int *)arg = req && evhttp_request_get_response_code(req) == 200 ? 1 : -1;
@@ -434,6 +467,10 @@ int main(void)
     double incr = popen_rate(cmd, "\"INCR\",\"");
     printf("  baseline redis-benchmark INCR (64 clients, same server): %.0f requests/s; ratio %.2f (target >= 0.5); libevent client: %.2f\n",
            incr, incr > 0 ? wrk_s / incr : 0, incr > 0 ? votes_s / incr : 0);
+    double writes = vote_writes_rate(&rp);
+    printf("  a vote's Redis work alone (redis-benchmark, 64 clients: read a battle hash, XADD the record, two HSETs, in one script): "
+           "%.0f/s = %.2f of INCR; votes through HTTP reach %.2f of it\n",
+           writes, incr > 0 ? writes / incr : 0, writes > 0 ? wrk_s / writes : 0);
 
     /* 2. leaderboard reads */
     rp_run_for(base, 500);
