@@ -79,6 +79,7 @@ struct server {
     board               *board;
     struct event_base   *feed_base; /* the feed thread's loop, and its follow-only store */
     store               *feed_store;
+    struct event        *feed_stop; /* activated to end the feed's loop (votes.c) */
     pthread_t            feed_thread;
     int                  feed_started;
     st_table            *static_table;

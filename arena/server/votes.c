@@ -336,6 +336,11 @@ static void on_votes(void *ud, store_status st, const store_vote_record *recs, s
     for (size_t i = 0; st == STORE_OK && i < n; i++) board_add_vote(s->board, &recs[i]);
 }
 
+/* Stopping goes through an event, not event_base_loopbreak from the other thread: a break
+ * requested before the thread's loop starts is forgotten (the loop clears it as it
+ * starts), and the thread would then run for ever; an active event waits for the loop. */
+static void on_feed_stop(evutil_socket_t fd, short what, void *arg) { event_base_loopbreak(arg); }
+
 static void *feed_main(void *arg)
 {
     server *s = arg;
@@ -345,7 +350,8 @@ static void *feed_main(void *arg)
 
 int votes_follow_start(server *s, char *err, size_t errlen)
 {
-    if (store_follow_votes(s->feed_store, "0", on_votes, s) < 0 || pthread_create(&s->feed_thread, NULL, feed_main, s) != 0) {
+    if (!(s->feed_stop = event_new(s->feed_base, -1, 0, on_feed_stop, s->feed_base)) ||
+        store_follow_votes(s->feed_store, "0", on_votes, s) < 0 || pthread_create(&s->feed_thread, NULL, feed_main, s) != 0) {
         snprintf(err, errlen, "cannot start the board's feed");
         return -1;
     }
@@ -356,10 +362,12 @@ int votes_follow_start(server *s, char *err, size_t errlen)
 void votes_follow_stop(server *s)
 {
     if (s->feed_started) {
-        event_base_loopbreak(s->feed_base);   /* the feed's loop has locks: safe from here */
+        event_active(s->feed_stop, EV_TIMEOUT, 0);   /* the feed's loop has locks: safe from here */
         pthread_join(s->feed_thread, NULL);
         s->feed_started = 0;
     }
+    if (s->feed_stop) event_free(s->feed_stop);
+    s->feed_stop = NULL;
     if (s->feed_store) store_follow_stop(s->feed_store);
     store_free(s->feed_store);
     s->feed_store = NULL;
