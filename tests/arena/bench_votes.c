@@ -15,6 +15,7 @@
  * tokens and keeps the stream open until released, so that streams stay open as long as
  * the measurement needs. Targets (figures only, never asserted): votes >= 0.5 x INCR,
  * p99 < 10 ms; < 64 KB per stream; >= 20,000 leaderboard reads/s. */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -302,6 +303,38 @@ static void run_wrk(const char *cmd, wrk_figures *f)
     if (p) pclose(p);
 }
 
+/* Nanoseconds of CPU a process's threads have had (the first field of each thread's
+ * schedstat), and its main thread's alone into *main_ns. 0 when unreadable. */
+static long long cpu_ns(pid_t pid, long long *main_ns)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    long long total = 0;
+    *main_ns = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char stat_path[352];
+        snprintf(stat_path, sizeof stat_path, "%s/%s/schedstat", path, e->d_name);
+        FILE *f = fopen(stat_path, "r");
+        long long ns = 0;
+        if (f && fscanf(f, "%lld", &ns) == 1) {
+            total += ns;
+            if (atoi(e->d_name) == (int)pid) *main_ns = ns;
+        }
+        if (f) fclose(f);
+    }
+    if (d) closedir(d);
+    return total;
+}
+
+static long long children_cpu_ns(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
 static long long redis_xlen(const redis_proc *rp)
 {
     redisReply *r = rp_command(rp, "XLEN arena:{a}:votes");
@@ -456,12 +489,20 @@ int main(void)
     wrk_figures wf;
     snprintf(cmd, sizeof cmd, "wrk -t1 -c64 -d1s --latency -s %s/tests/arena/bench_votes.lua http://127.0.0.1:%d -- %s 2>/dev/null",
              root, arena_port, list_path);
+    long long arena_main0, redis_main0, arena0 = cpu_ns(arena_pid, &arena_main0), redis0 = cpu_ns(rp.pid, &redis_main0);
+    long long client0 = children_cpu_ns();
     run_wrk(cmd, &wf);
+    long long arena_main1, redis_main1, arena1 = cpu_ns(arena_pid, &arena_main1), redis1 = cpu_ns(rp.pid, &redis_main1);
+    long long client1 = children_cpu_ns();
     long long recorded = redis_xlen(&rp) - before;
     double wrk_s = wf.requests > 0 ? (wf.requests - wf.non_2xx) / wf.seconds : 0;
     printf("votes through HTTP, wrk (one thread, 64 connections, 1 s, %d battles ready): %lld acknowledged, %lld refused, %lld recorded in the stream\n",
            ok_items, wf.requests - wf.non_2xx, wf.non_2xx, recorded);
     printf("  %.0f votes/s, p50 %.2f ms, p99 %.2f ms (target p99 < 10 ms)\n", wrk_s, wf.p50_ms, wf.p99_ms);
+    double done = (double)(wf.requests > 0 ? wf.requests : 1) * 1e3;   /* ns per vote -> microseconds */
+    printf("  CPU per vote: arena-server %.0f us (main thread %.0f, its other threads %.0f), redis-server %.0f us, wrk %.0f us\n",
+           (arena1 - arena0) / done, (arena_main1 - arena_main0) / done, (arena1 - arena0 - arena_main1 + arena_main0) / done,
+           (redis1 - redis0) / done, (client1 - client0) / done);
     fflush(stdout);
     snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -t incr -n 100000 -c 64 --csv 2>/dev/null", rp.port);
     double incr = popen_rate(cmd, "\"INCR\",\"");
