@@ -823,7 +823,6 @@ static void battle_key(const store *s, const char *id, char *out, size_t outlen)
     snprintf(out, outlen, "arena:{%s}:battle:%s", s->ns, id);
 }
 
-
 /* ---- battles ---- */
 
 static const char *side_name(store_side st)

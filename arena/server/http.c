@@ -86,18 +86,26 @@ void http_reply(server *s, struct evhttp_request *req, int status, const char *c
 
 static int dump_to_evbuffer(const char *text, size_t len, void *buf) { return evbuffer_add(buf, text, len); }
 
+/* Sends the JSON written into the request's output buffer, or a bare 500 when writing it
+ * failed (bad). */
+static void send_written_json(server *s, struct evhttp_request *req, int status, int bad)
+{
+    if (bad) {
+        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        evbuffer_drain(out, evbuffer_get_length(out));
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    http_reply(s, req, status, "application/json", NULL);
+}
+
 void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *body)
 {
     /* Straight into the request's own output buffer: no copy of the text. */
     struct evbuffer *out = evhttp_request_get_output_buffer(req);
     int bad = !body || json_dump_callback(body, dump_to_evbuffer, out, JSON_COMPACT) < 0 || evbuffer_add(out, "\n", 1) < 0;
     json_decref(body);
-    if (bad) {
-        evbuffer_drain(out, evbuffer_get_length(out));
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    http_reply(s, req, status, "application/json", NULL);
+    send_written_json(s, req, status, bad);
 }
 
 /* One JSON string (quoted and escaped) appended to out. */
@@ -120,12 +128,7 @@ void http_reply_strings(server *s, struct evhttp_request *req, int status, const
     int bad = 0;
     for (size_t i = 0; i < n && !bad; i++)
         bad = evbuffer_add(out, i == 0 ? "{" : i % 2 ? ":" : ",", 1) < 0 || add_json_string(out, kv[i]) < 0;
-    if (bad || evbuffer_add(out, "}\n", 2) < 0) {
-        evbuffer_drain(out, evbuffer_get_length(out));
-        evhttp_send_error(req, 500, NULL);
-        return;
-    }
-    http_reply(s, req, status, "application/json", NULL);
+    send_written_json(s, req, status, bad || evbuffer_add(out, "}\n", 2) < 0);
 }
 
 void http_error(server *s, struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
