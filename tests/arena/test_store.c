@@ -93,23 +93,18 @@ static result vote(const char *id, const char *winner, int leak)
 
 static long long redis_int(redis_proc *rp, const char *fmt, const char *arg)
 {
-    redisContext *c = rp_connect(rp);
-    if (!c) return -100;
-    redisReply *rep = redisCommand(c, fmt, arg);
+    redisReply *rep = rp_command(rp, fmt, arg);
     long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -99;
     if (rep) freeReplyObject(rep);
-    redisFree(c);
     return v;
 }
 
 /* A string reply's text (into out), or "" */
-static const char *redis_text(redis_proc *rp, const char *cmd, char *out, size_t outlen)
+static const char *redis_text(redis_proc *rp, const char *fmt, const char *arg, char *out, size_t outlen)
 {
-    redisContext *c = rp_connect(rp);
-    redisReply *rep = c ? redisCommand(c, cmd) : NULL;
+    redisReply *rep = rp_command(rp, fmt, arg);
     snprintf(out, outlen, "%s", rep && rep->type == REDIS_REPLY_STRING ? rep->str : "");
     if (rep) freeReplyObject(rep);
-    if (c) redisFree(c);
     return out;
 }
 
@@ -202,7 +197,7 @@ int main(void)
     long long ttl = redis_int(&rp, "TTL %s", "arena:{a}:battle:b1");
     CHECK(ttl > 3500 && ttl <= 3600, "battle hash has its TTL (%lld)", ttl);
     char text[64];
-    CHECK(!strcmp(redis_text(&rp, "HGET arena:{a}:battle:b1 tstamp", text, sizeof text), "1700000000.500000"),
+    CHECK(!strcmp(redis_text(&rp, "HGET %s tstamp", "arena:{a}:battle:b1", text, sizeof text), "1700000000.500000"),
           "tstamp stored as seconds with six decimals (%s)", text);
     result l = { 0 };
     store_battle_load(st, "b1", on_load, &l);
