@@ -1,6 +1,7 @@
 /* h1.c: HTTP/1.1 request heads; see h1.h. */
 #include "h1.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -205,4 +206,89 @@ const h1_slice *h1_find(const h1_request *req, const char *name)
     for (size_t i = 0; i < req->n_headers; i++)
         if (slice_is(req->headers[i].name, name)) return &req->headers[i].value;
     return NULL;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* Reads past the line of value bytes at p (the rest of a chunk-size line, or a trailer
+ * field), charging its bytes, not its line end (a plain chunk costs nothing), to *budget.
+ * On H1_OK, *next is the following line and *empty says whether this one held nothing.
+ * Bytes are checked as they come, so that a bad line is refused before its end arrives. */
+static h1_status skip_meta_line(const char *p, const char *end, size_t *budget, const char **next, int *empty,
+                                const char **why)
+{
+    const char *q = p;
+    while (q < end && is_value_byte((unsigned char)*q)) q++;
+    const char *stop = q;
+    if (q < end && *q == '\r') {
+        if (q + 1 < end && q[1] != '\n') FAIL(H1_BAD, "a CR not followed by LF");
+        q++;
+    }
+    if ((size_t)(stop - p) > *budget) FAIL(H1_BAD, "chunk extensions and trailer fields are too large");
+    if (q == end) return H1_INCOMPLETE;
+    if (*q != '\n') FAIL(H1_BAD, "a control byte in a chunk extension or trailer field");
+    *next = q + 1;
+    *budget -= (size_t)(stop - p);
+    *empty = stop == p;
+    return H1_OK;
+}
+
+/* One pass over a chunked body: checks all of it, and copies the chunk data into out when
+ * out is not NULL. h1_dechunk makes a checking pass first, so a copying pass cannot fail. */
+static h1_status dechunk_pass(char *out, const char *buf, size_t len, size_t max_body, size_t *consumed,
+                              size_t *body_len, const char **why)
+{
+    const char *p = buf, *end = buf + len, *next;
+    size_t total = 0, budget = H1_MAX_CHUNK_META;
+    int empty;
+    for (;;) {
+        /* chunk-size: 16 hex digits fill 64 bits, and no body needs more */
+        const char *digits = p;
+        uint64_t size = 0;
+        for (int d; p < end && (d = hex_digit(*p)) >= 0; p++) {
+            if (p - digits == 16) FAIL(H1_BAD, "a chunk size of more than 16 hex digits");
+            size = size << 4 | (uint64_t)d;
+        }
+        if (p == end) return H1_INCOMPLETE;
+        if (p == digits || !*p || !strchr("; \t\r\n", *p)) FAIL(H1_BAD, "a chunk size must be hex digits");
+        if (size > max_body - total) FAIL(H1_TOO_LARGE, "the request body is too large");
+        /* chunk-ext: BWS ";" ..., read past; spaces alone may not trail the size */
+        const char *ext = p;
+        while (ext < end && (*ext == ' ' || *ext == '\t')) ext++;
+        if (ext != p && ext < end && *ext != ';') FAIL(H1_BAD, "malformed chunk extension");
+        h1_status st = skip_meta_line(p, end, &budget, &next, &empty, why);
+        if (st != H1_OK) return st;
+        p = next;
+        if (size == 0) break;
+        if ((uint64_t)(end - p) < size) return H1_INCOMPLETE;
+        /* in place, out + total never passes p: each chunk's size line is behind it */
+        if (out) memmove(out + total, p, (size_t)size);
+        p += size;
+        total += (size_t)size;
+        if (p < end && *p == '\r') p++;
+        if (p == end) return H1_INCOMPLETE;
+        if (*p++ != '\n') FAIL(H1_BAD, "chunk data not followed by CRLF");
+    }
+    /* trailer fields, read past up to the empty line */
+    do {
+        h1_status st = skip_meta_line(p, end, &budget, &next, &empty, why);
+        if (st != H1_OK) return st;
+        p = next;
+    } while (!empty);
+    *consumed = (size_t)(p - buf);
+    *body_len = total;
+    return H1_OK;
+}
+
+h1_status h1_dechunk(char *out, const char *buf, size_t len, size_t max_body, size_t *consumed,
+                     size_t *body_len, const char **why)
+{
+    h1_status st = dechunk_pass(NULL, buf, len, max_body, consumed, body_len, why);
+    return st == H1_OK ? dechunk_pass(out, buf, len, max_body, consumed, body_len, why) : st;
 }

@@ -1,4 +1,5 @@
-/* h1.h: HTTP/1.1 request heads (RFC 9112), parsed in place: no allocation, no I/O.
+/* h1.h: HTTP/1.1 request heads (RFC 9112), parsed in place, and chunked request bodies,
+ * decoded in place: no allocation, no I/O.
  *
  * The parser reads the request line and the header fields from the start of the caller's
  * buffer and describes them as slices of that buffer, with what a server needs to go on:
@@ -9,7 +10,10 @@
  * bytes in values.
  *
  * Ownership: the caller owns the buffer and the h1_request; every slice points into the
- * buffer and is valid while it is unchanged. */
+ * buffer and is valid while it is unchanged.
+ *
+ * Both functions keep nothing between calls: when one says H1_INCOMPLETE, the caller reads
+ * more bytes onto the end of the same buffer and calls again from its start. */
 #ifndef ARENA_H1_H
 #define ARENA_H1_H
 
@@ -43,10 +47,10 @@ typedef struct h1_request {
 } h1_request;
 
 typedef enum {
-    H1_OK = 0,        /* a whole head: *head_len bytes, the final empty line included */
-    H1_INCOMPLETE,    /* no end of head yet, and fewer than max_head bytes: read more */
+    H1_OK = 0,        /* a whole head, or a whole body */
+    H1_INCOMPLETE,    /* no end yet, and no limit passed: read more */
     H1_BAD,           /* malformed: answer 400 (why says what) */
-    H1_TOO_LARGE,     /* no end of head within max_head bytes: answer 431 */
+    H1_TOO_LARGE,     /* over a limit: a head over max_head (answer 431), a body over max_body (413) */
     H1_BAD_VERSION    /* not HTTP/1.0 or 1.1: answer 505 */
 } h1_status;
 
@@ -57,5 +61,25 @@ h1_status h1_parse(const char *buf, size_t len, size_t max_head, h1_request *req
 
 /* The value of the first field named name (case-insensitive), or NULL. */
 const h1_slice *h1_find(const h1_request *req, const char *name);
+
+/* Extensions and trailer fields of a chunked body are read past, not kept; together they
+ * may take this many bytes (line ends aside), so that they cannot make a body endless. */
+#define H1_MAX_CHUNK_META 8192
+
+/* Decodes a chunked body (RFC 9112 7.1) from the start of buf[0..len), the bytes after the
+ * head, into out, which has room for max_body bytes. On H1_OK, *consumed is the number of
+ * bytes of buf the body took (last chunk, trailer fields and final empty line included) and
+ * *body_len the decoded length. Lines end in CR LF or a bare LF, as in h1_parse.
+ *
+ * out is written only on H1_OK (the whole body is checked before any of it is copied), so
+ * out may be buf itself: decoding in place, which leaves buf as it was on every other
+ * result, and so may be retried after H1_INCOMPLETE like any other call.
+ *
+ * H1_TOO_LARGE: the chunk sizes come to more than max_body, known at the first chunk that
+ * passes it. H1_BAD (why, when not NULL, says what): a chunk size that is not 1 to 16 hex
+ * digits, chunk data not followed by a line end, a bare CR, a control byte in an extension
+ * or a trailer field, or extensions and trailers over H1_MAX_CHUNK_META bytes. */
+h1_status h1_dechunk(char *out, const char *buf, size_t len, size_t max_body, size_t *consumed,
+                     size_t *body_len, const char **why);
 
 #endif

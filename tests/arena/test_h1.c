@@ -1,5 +1,7 @@
 /* HTTP/1.1 request heads: what is read, every prefix of a head waiting for more, and each
- * head two parsers could read two ways refused. */
+ * head two parsers could read two ways refused. Chunked bodies: decoded the same in place
+ * and out of place, every prefix waiting for more without a byte of it changed, limits
+ * and malformed framing refused. */
 #include "../check.h"
 #include "h1.h"
 
@@ -12,6 +14,36 @@ static const char *why;
 static h1_status parse(const char *text) { return h1_parse(text, strlen(text), 8192, &req, &head_len, &why); }
 
 static int slice_eq(h1_slice s, const char *want) { return s.n == strlen(want) && memcmp(s.p, want, s.n) == 0; }
+
+static char body[256];
+static size_t consumed, body_len;
+
+static h1_status dechunk(const char *text, size_t max_body)
+{
+    return h1_dechunk(body, text, strlen(text), max_body, &consumed, &body_len, &why);
+}
+
+static int body_is(const char *want) { return body_len == strlen(want) && memcmp(body, want, body_len) == 0; }
+
+/* Every prefix of text (a whole chunked body) must wait for more, in place without
+ * changing a byte; the whole must decode to want, in place as out of place. */
+static int arrives_in_pieces(const char *text, const char *want)
+{
+    char work[256], copy[256];
+    size_t len = strlen(text), in_consumed = 0, in_len = 0;
+    int good = 1;
+    for (size_t n = 0; n < len; n++) {
+        memcpy(work, text, len);
+        memcpy(copy, text, len);
+        good &= h1_dechunk(body, text, n, sizeof body, &consumed, &body_len, &why) == H1_INCOMPLETE;
+        good &= h1_dechunk(work, work, n, sizeof body, &consumed, &body_len, &why) == H1_INCOMPLETE;
+        good &= memcmp(work, copy, len) == 0;
+    }
+    memcpy(work, text, len);
+    good &= h1_dechunk(work, work, len, sizeof body, &in_consumed, &in_len, &why) == H1_OK;
+    good &= dechunk(text, sizeof body) == H1_OK && body_is(want) && consumed == len;
+    return good && in_consumed == consumed && in_len == body_len && memcmp(work, body, body_len) == 0;
+}
 
 int main(void)
 {
@@ -100,5 +132,72 @@ int main(void)
     for (int i = 0; i < H1_MAX_HEADERS; i++) n += (size_t)snprintf(big + n, sizeof big - n, "X-%d: v\r\n", i);
     snprintf(big + n, sizeof big - n, "\r\n");
     CHECK(parse(big) == H1_TOO_LARGE, "more than %d fields", H1_MAX_HEADERS);
+
+    /* chunked bodies */
+    const char *two = "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
+    CHECK(dechunk(two, sizeof body) == H1_OK && body_is("hello, world") && consumed == strlen(two), "two chunks");
+    CHECK(dechunk("5\r\nhello\r\n0\r\n\r\nPOST / HTTP/1.1\r\n", sizeof body) == H1_OK && body_is("hello") && consumed == 15,
+          "consumed stops at the end of the body");
+    CHECK(dechunk("0\r\n\r\n", sizeof body) == H1_OK && body_len == 0 && consumed == 5, "an empty body");
+    CHECK(dechunk("00A\r\n0123456789\r\n000\r\n\r\n", sizeof body) == H1_OK && body_is("0123456789"), "leading zeros, upper-case hex");
+    CHECK(dechunk("5;name=value\r\nhello\r\n6 ; a = \"b;c\"\t;x\r\n world\r\n0;last\r\n\r\n", sizeof body) == H1_OK &&
+          body_is("hello world"), "extensions skipped");
+    const char *trailed = "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nX-Other:\t1\r\n\r\n";
+    CHECK(dechunk(trailed, sizeof body) == H1_OK && body_is("hello") && consumed == strlen(trailed), "trailer fields skipped");
+    const char *lf = "5\nhello\n2\r\n, \n0\n\n";
+    CHECK(dechunk(lf, sizeof body) == H1_OK && body_is("hello, ") && consumed == strlen(lf), "bare LF line ends");
+    CHECK(arrives_in_pieces(two, "hello, world"), "two chunks, in every split: incomplete until whole, in place untouched");
+    CHECK(arrives_in_pieces("3;e=1\nabc\r\n1\r\n\xc3\n0 ;t\r\nTrailer: v\n\r\n", "abc\xc3"),
+          "extensions, trailers and mixed line ends, in every split");
+    CHECK(dechunk("1000\r\n", 256) == H1_TOO_LARGE && why && *why, "a chunk size over max_body, before its data");
+    CHECK(dechunk("ffffffffffffffff\r\n", 256) == H1_TOO_LARGE, "16 hex digits over max_body");
+    CHECK(dechunk("80\r\n", 128) == H1_INCOMPLETE, "a chunk of exactly max_body");
+    CHECK(dechunk("3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n", 6) == H1_OK && body_is("abcdef"), "a body of exactly max_body");
+    CHECK(dechunk("3\r\nabc\r\n3\r\ndef\r\n1\r\n", 6) == H1_TOO_LARGE, "chunks that add up to more than max_body");
+
+    /* many small chunks cost nothing against the extension and trailer allowance */
+    static char many[6 * 10000 + 8], many_body[10000];
+    n = 0;
+    for (int i = 0; i < 10000; i++) n += (size_t)snprintf(many + n, sizeof many - n, "1\r\n%c\r\n", 'a' + i % 26);
+    n += (size_t)snprintf(many + n, sizeof many - n, "0\r\n\r\n");
+    CHECK(h1_dechunk(many_body, many, n, sizeof many_body, &consumed, &body_len, &why) == H1_OK && body_len == 10000 &&
+          consumed == n && many_body[9999] == 'a' + 9999 % 26, "10000 chunks of one byte");
+    CHECK(h1_dechunk(many, many, n, sizeof many_body, &consumed, &body_len, &why) == H1_OK && body_len == 10000 &&
+          memcmp(many, many_body, body_len) == 0, "10000 chunks of one byte, in place");
+
+    /* extensions and trailers over the allowance, refused before their end arrives */
+    n = (size_t)snprintf(big, sizeof big, "1\r\nx\r\n0\r\nX-Pad: ");
+    memset(big + n, 'p', H1_MAX_CHUNK_META);
+    CHECK(h1_dechunk(body, big, n + H1_MAX_CHUNK_META, sizeof body, &consumed, &body_len, &why) == H1_BAD,
+          "a trailer field over %d bytes", H1_MAX_CHUNK_META);
+    CHECK(h1_dechunk(body, big, n + H1_MAX_CHUNK_META - 100, sizeof body, &consumed, &body_len, &why) == H1_INCOMPLETE,
+          "a trailer field under the allowance waits");
+    n = (size_t)snprintf(big, sizeof big, "1;");
+    memset(big + n, 'e', H1_MAX_CHUNK_META);
+    CHECK(h1_dechunk(body, big, n + H1_MAX_CHUNK_META, sizeof body, &consumed, &body_len, &why) == H1_BAD,
+          "an extension over %d bytes", H1_MAX_CHUNK_META);
+
+    static const struct { const char *body; const char *name; } bad_bodies[] = {
+        {"g\r\nabc\r\n0\r\n\r\n", "a size that is not hex"},
+        {"\r\n\r\n", "an empty size"},
+        {"0x5\r\nhello\r\n0\r\n\r\n", "a 0x prefix"},
+        {"-5\r\nhello\r\n0\r\n\r\n", "a negative size"},
+        {"ffffffffffffffffff\r\n", "a size that overflows"},
+        {"00000000000000001\r\nx\r\n0\r\n\r\n", "17 hex digits"},
+        {"5 \r\nhello\r\n0\r\n\r\n", "space after the size without an extension"},
+        {"5 x\r\nhello\r\n0\r\n\r\n", "an extension without ';'"},
+        {"5;a\x01\r\nhello\r\n0\r\n\r\n", "a control byte in an extension"},
+        {"5\r\nhelloX\r\n0\r\n\r\n", "chunk data not followed by CRLF"},
+        {"5\r\nhello0\r\n\r\n", "the next size right after the data"},
+        {"5\r\nhello\rX0\r\n\r\n", "a CR not followed by LF after the data"},
+        {"5\rhello\r\n0\r\n\r\n", "a bare CR after the size"},
+        {"5\r\nhello\r\n0\r\nX: a\rb\r\n\r\n", "a bare CR in a trailer"},
+        {"5\r\nhello\r\n0\r\nX: a\x7f\r\n\r\n", "a control byte in a trailer"},
+    };
+    for (size_t i = 0; i < sizeof bad_bodies / sizeof *bad_bodies; i++) {
+        why = NULL;
+        h1_status st = dechunk(bad_bodies[i].body, sizeof body);
+        CHECK(st == H1_BAD && why && *why, "refused: %s (%d, %s)", bad_bodies[i].name, st, why ? why : "no reason");
+    }
     return check_exit();
 }
