@@ -30,8 +30,6 @@
 
 #define IDLE_SECONDS 600
 #define VOTER_SLOTS 4096
-#define HTTP_TIMEOUT 30          /* as http.c sets for every connection */
-#define SSE_TIMEOUT 3600         /* a browser stream may stay quiet while a model thinks */
 #define KEEPALIVE_SECONDS 15     /* a comment line then: proxies keep the stream, dead clients show */
 
 typedef struct upstream {
@@ -51,7 +49,7 @@ struct live_battle {
     server *s;
     battle *b;
     live_battle *next;                 /* hash chain */
-    struct evhttp_request *sub;        /* the browser's SSE request, NULL when none */
+    hreq *sub;                         /* the browser's SSE request, NULL when none */
     upstream *up[2];
     char voter[64];
     time_t last_active;
@@ -325,9 +323,9 @@ static void with_battle(server *s, const char *id, loaded_fn then, void *arg)
 static void send_event_buf(live_battle *lb, const char *data, size_t len)
 {
     if (!lb->sub) return;
-    struct evbuffer *buf = evhttp_request_get_output_buffer(lb->sub);
+    struct evbuffer *buf = hreq_output(lb->sub);
     evbuffer_add(buf, data, len);
-    evhttp_send_reply_chunk(lb->sub, buf);
+    hreq_chunk(lb->sub, buf, NULL, NULL);
     lb->last_sent = time(NULL);
 }
 
@@ -339,15 +337,12 @@ void battles_keepalive(server *s)
             if (lb->sub && lb->last_sent <= cutoff) send_event_buf(lb, ": keepalive\n\n", 13);
 }
 
-/* Ends the browser stream: back to the ordinary timeout, then the last chunk. */
+/* Ends the browser stream: the last chunk. */
 static void close_sse(live_battle *lb)
 {
-    struct evhttp_request *req = lb->sub;
-    http_unwatch(&lb->sub);
-    lb->sub = NULL;
+    hreq *req = http_take(&lb->sub);
     lb->s->m.sse_open--;
-    evhttp_connection_set_timeout(evhttp_request_get_connection(req), HTTP_TIMEOUT);
-    evhttp_send_reply_end(req);
+    hreq_end(req);
 }
 
 static void send_text(live_battle *lb, int side, const char *text, size_t len)
@@ -403,16 +398,14 @@ static void drop_subscriber(live_battle *lb)
     if (lb->sub) close_sse(lb);
 }
 
-static void start_sse(server *s, live_battle *lb, struct evhttp_request *req)
+static void start_sse(server *s, live_battle *lb, hreq *req)
 {
     drop_subscriber(lb);
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     http_headers(req, "text/event-stream; charset=utf-8");
-    evhttp_add_header(h, "Cache-Control", "no-cache");
-    evhttp_add_header(h, "X-Accel-Buffering", "no");  /* nginx: pass events through at once */
+    hreq_add_header(req, "Cache-Control", "no-cache");
+    hreq_add_header(req, "X-Accel-Buffering", "no");  /* nginx: pass events through at once */
     http_log(s, req, 200, 0);
-    evhttp_send_reply_start(req, 200, "OK");
-    evhttp_connection_set_timeout(evhttp_request_get_connection(req), SSE_TIMEOUT);
+    hreq_start(req, 200);
     http_watch(req, &lb->sub);
     lb->last_sent = time(NULL);
     s->m.sse_open++;
@@ -655,7 +648,7 @@ fail:
 /* ---- routes ---- */
 
 /* Prompt checks shared by a new battle and a follow-up: 0 or an error reply sent. */
-static int check_prompt(server *s, struct evhttp_request *req, json_t *body, const char **prompt)
+static int check_prompt(server *s, hreq *req, json_t *body, const char **prompt)
 {
     json_t *p = json_object_get(body, "prompt");
     if (!json_is_string(p) || !json_string_length(p)) {
@@ -679,7 +672,7 @@ static int check_prompt(server *s, struct evhttp_request *req, json_t *body, con
 
 typedef struct create_op {
     server *s;
-    struct evhttp_request *req;
+    hreq *req;
     json_t *body;
     char ip[64];
     int named;
@@ -697,7 +690,7 @@ static void on_created(live_battle *lb, store_status st, void *arg)
 {
     create_op *op = arg;
     server *s = op->s;
-    struct evhttp_request *req = http_take(&op->req);
+    hreq *req = http_take(&op->req);
     if (st != STORE_OK) {
         remove_live(s, lb);
         if (req) http_error(s, req, 503, "unavailable", "the battle could not be stored; try again");
@@ -720,7 +713,7 @@ static int model_index(server *s, const char *name)
 static void create_battle(create_op *op)
 {
     server *s = op->s;
-    struct evhttp_request *req = op->req;
+    hreq *req = op->req;
     const char *prompt = json_string_value(json_object_get(op->body, "prompt"));
     int a, b;
     if (op->named) {
@@ -763,9 +756,9 @@ static void on_battle_rate(void *ud, store_status st, long long count)
     create_op *op = ud;
     server *s = op->s;
     if (st == STORE_OK) { create_battle(op); return; }
-    struct evhttp_request *req = http_take(&op->req);
+    hreq *req = http_take(&op->req);
     if (req && st == STORE_DENIED) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "60");
+        hreq_add_header(req, "Retry-After", "60");
         http_error(s, req, 429, "rate_limited", "at most %d new battles a minute", s->cfg->battles_per_minute);
     } else if (req) {
         http_error(s, req, 503, "unavailable", "the vote store is unavailable; try again");
@@ -773,7 +766,7 @@ static void on_battle_rate(void *ud, store_status st, long long count)
     create_op_free(op);
 }
 
-void battles_create(server *s, struct evhttp_request *req)
+void battles_create(server *s, hreq *req)
 {
     json_t *body = http_json_body(s, req);
     const char *prompt;
@@ -812,7 +805,7 @@ void battles_create(server *s, struct evhttp_request *req)
 }
 
 /* Starts streaming the turn that waits, or joins the one running, or replays a finished one. */
-static void stream_battle(server *s, live_battle *lb, struct evhttp_request *req)
+static void stream_battle(server *s, live_battle *lb, hreq *req)
 {
     start_sse(s, lb, req);
     lb->last_active = time(NULL);
@@ -828,7 +821,7 @@ static void stream_battle(server *s, live_battle *lb, struct evhttp_request *req
 }
 
 typedef struct turn_op {
-    struct evhttp_request *req;
+    hreq *req;
     json_t *body;
     char action[16];
     char id[72];
@@ -845,13 +838,13 @@ static void on_turn_stored(live_battle *lb, store_status st, void *arg)
 {
     turn_op *op = arg;
     server *s = lb->s;
-    struct evhttp_request *req = http_take(&op->req);
+    hreq *req = http_take(&op->req);
     if (req && st != STORE_OK) http_error(s, req, 503, "unavailable", "the battle could not be stored; try again");
     else if (req) http_reply_json(s, req, 200, json_pack("{s:s, s:i}", "id", lb->b->id, "turn", lb->b->turns));
     turn_op_free(op);
 }
 
-static void status_error(server *s, struct evhttp_request *req, battle_status st)
+static void status_error(server *s, hreq *req, battle_status st)
 {
     switch (st) {
     case BATTLE_E_VOTED: http_error(s, req, 409, "already_voted", "the battle was voted on and takes no more turns"); break;
@@ -865,7 +858,7 @@ static void status_error(server *s, struct evhttp_request *req, battle_status st
 static void on_turn_battle(server *s, live_battle *lb, store_status st, void *arg)
 {
     turn_op *op = arg;
-    struct evhttp_request *req = op->req;
+    hreq *req = op->req;
     if (!req) { turn_op_free(op); return; }
     if (!lb) {
         http_take(&op->req);
@@ -900,7 +893,7 @@ static void on_turn_battle(server *s, live_battle *lb, store_status st, void *ar
     save(lb, on_turn_stored, op);
 }
 
-void battles_route(server *s, struct evhttp_request *req, const char *id, const char *action)
+void battles_route(server *s, hreq *req, const char *id, const char *action)
 {
     if (!battles_id_valid(id)) { http_error(s, req, 404, "unknown_battle", "no such battle"); return; }
     json_t *body = NULL;

@@ -84,7 +84,7 @@ int health_start(server *s, char *err, size_t errlen)
     return 0;
 }
 
-void models_route(server *s, struct evhttp_request *req)
+void models_route(server *s, hreq *req)
 {
     json_t *list = json_array();
     for (size_t i = 0; i < s->n_models; i++)
@@ -99,12 +99,12 @@ static size_t healthy_models(const server *s)
     return n;
 }
 
-static void serve_metrics(server *s, struct evhttp_request *req)
+static void serve_metrics(server *s, hreq *req)
 {
     static const double bounds[] = LATENCY_BOUNDS;
     static const char *const error_kinds[] = {"bad_request", "forbidden", "not_found", "conflict", "other_4xx", "server_5xx"};
     struct evbuffer *b = evbuffer_new();
-    if (!b) { evhttp_send_error(req, 500, NULL); return; }
+    if (!b) { http_error(s, req, 500, "internal", "out of memory"); return; }
     const metrics *m = &s->m;
     evbuffer_add_printf(b, "# HELP arena_requests_total HTTP requests received.\n# TYPE arena_requests_total counter\n"
                            "arena_requests_total %llu\n", (unsigned long long)m->requests);
@@ -118,7 +118,7 @@ static void serve_metrics(server *s, struct evhttp_request *req)
     for (int i = 0; i < 6; i++)
         evbuffer_add_printf(b, "arena_errors_total{kind=\"%s\"} %llu\n", error_kinds[i], (unsigned long long)m->errors_by_status[i]);
     evbuffer_add_printf(b, "arena_errors_total{kind=\"upstream\"} %llu\n", (unsigned long long)m->upstream_errors);
-    evbuffer_add_printf(b, "arena_errors_total{kind=\"slow_client\"} %llu\n", (unsigned long long)m->slow_clients);
+    evbuffer_add_printf(b, "arena_errors_total{kind=\"slow_client\"} %llu\n", (unsigned long long)hreq_slow_clients(s->http));
     evbuffer_add_printf(b, "# HELP arena_sse_connections Browser event streams open now.\n# TYPE arena_sse_connections gauge\n"
                            "arena_sse_connections %llu\n", (unsigned long long)m->sse_open);
     evbuffer_add_printf(b, "# HELP arena_sse_connections_total Browser event streams opened.\n# TYPE arena_sse_connections_total counter\n"
@@ -155,7 +155,7 @@ static void serve_metrics(server *s, struct evhttp_request *req)
     evbuffer_free(b);
 }
 
-void health_route(server *s, struct evhttp_request *req, const char *path)
+void health_route(server *s, hreq *req, const char *path)
 {
     if (strcmp(path, "/healthz") == 0) {
         http_reply_json(s, req, 200, json_pack("{s:s}", "status", "ok"));

@@ -4,56 +4,30 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
-#include <event2/keyvalq_struct.h>
 #include <event2/event.h>
+#include <event2/http.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sse.h"
 
-static const char *reason(int status)
+void http_headers(hreq *req, const char *content_type)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 425: return "Too Early";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default:  return status < 400 ? "OK" : "Error";
-    }
+    hreq_add_header(req, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    hreq_add_header(req, "X-Content-Type-Options", "nosniff");
+    hreq_add_header(req, "X-Frame-Options", "DENY");
+    hreq_add_header(req, "Referrer-Policy", "no-referrer");
+    if (content_type) hreq_add_header(req, "Content-Type", content_type);
 }
 
-void http_headers(struct evhttp_request *req, const char *content_type)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    evhttp_add_header(h, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
-    evhttp_add_header(h, "X-Frame-Options", "DENY");
-    evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-    if (content_type) evhttp_add_header(h, "Content-Type", content_type);
-}
-
-void http_log(server *s, struct evhttp_request *req, int status, size_t bytes)
+void http_log(server *s, hreq *req, int status, size_t bytes)
 {
     if (!s->access_log) return;
     char ip[64], when[32];
@@ -61,48 +35,45 @@ void http_log(server *s, struct evhttp_request *req, int status, size_t bytes)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    static const char *const methods[] = {"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE", "CONNECT", "PATCH"};
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    const char *method = "?";
-    for (int i = 0; i < 9; i++)
-        if (cmd == (enum evhttp_cmd_type)(1 << i)) method = methods[i];
-    const char *uri = evhttp_request_get_uri(req);
-    /* The URI is client text: keep the log line one line and printable. */
+    /* The target is client text: keep the log line one line and printable. */
     char clean[256];
     size_t k = 0;
-    for (const char *p = uri ? uri : "-"; *p && k < sizeof clean - 1; p++)
+    const char *query = hreq_query(req);
+    for (const char *p = *hreq_path(req) ? hreq_path(req) : "-"; *p && k < sizeof clean - 2; p++)
+        clean[k++] = (*p > 0x20 && *p < 0x7f && *p != '"') ? *p : '?';
+    if (query) clean[k++] = '?';
+    for (const char *p = query; p && *p && k < sizeof clean - 1; p++)
         clean[k++] = (*p > 0x20 && *p < 0x7f && *p != '"') ? *p : '?';
     clean[k] = '\0';
-    fprintf(s->access_log, "%s %s \"%s %s\" %d %zu\n", when, http_client_ip(s, req, ip, sizeof ip), method, clean, status, bytes);
+    fprintf(s->access_log, "%s %s \"%s %s\" %d %zu\n", when, http_client_ip(s, req, ip, sizeof ip), hreq_method_name(req), clean, status, bytes);
 }
 
-void http_reply(server *s, struct evhttp_request *req, int status, const char *content_type, struct evbuffer *body)
+void http_reply(server *s, hreq *req, int status, const char *content_type, struct evbuffer *body)
 {
     http_headers(req, content_type);
-    http_log(s, req, status, evbuffer_get_length(body ? body : evhttp_request_get_output_buffer(req)));
+    http_log(s, req, status, evbuffer_get_length(body ? body : hreq_output(req)));
     if (status >= 400) s->m.errors_by_status[status == 400 ? 0 : status == 403 ? 1 : status == 404 ? 2 : status == 409 ? 3 : status < 500 ? 4 : 5]++;
-    evhttp_send_reply(req, status, reason(status), body);
+    hreq_reply(req, status, body);
 }
 
 static int dump_to_evbuffer(const char *text, size_t len, void *buf) { return evbuffer_add(buf, text, len); }
 
 /* Sends the JSON written into the request's output buffer, or a bare 500 when writing it
  * failed (bad). */
-static void send_written_json(server *s, struct evhttp_request *req, int status, int bad)
+static void send_written_json(server *s, hreq *req, int status, int bad)
 {
     if (bad) {
-        struct evbuffer *out = evhttp_request_get_output_buffer(req);
+        struct evbuffer *out = hreq_output(req);
         evbuffer_drain(out, evbuffer_get_length(out));
-        evhttp_send_error(req, 500, NULL);
-        return;
+        status = 500;
     }
     http_reply(s, req, status, "application/json", NULL);
 }
 
-void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *body)
+void http_reply_json(server *s, hreq *req, int status, json_t *body)
 {
     /* Straight into the request's own output buffer: no copy of the text. */
-    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    struct evbuffer *out = hreq_output(req);
     int bad = !body || json_dump_callback(body, dump_to_evbuffer, out, JSON_COMPACT) < 0 || evbuffer_add(out, "\n", 1) < 0;
     json_decref(body);
     send_written_json(s, req, status, bad);
@@ -122,16 +93,16 @@ static int add_json_string(struct evbuffer *out, const char *text)
     return evbuffer_commit_space(out, &v, 1);
 }
 
-void http_reply_strings(server *s, struct evhttp_request *req, int status, const char *const *kv, size_t n)
+void http_reply_strings(server *s, hreq *req, int status, const char *const *kv, size_t n)
 {
-    struct evbuffer *out = evhttp_request_get_output_buffer(req);
+    struct evbuffer *out = hreq_output(req);
     int bad = 0;
     for (size_t i = 0; i < n && !bad; i++)
         bad = evbuffer_add(out, i == 0 ? "{" : i % 2 ? ":" : ",", 1) < 0 || add_json_string(out, kv[i]) < 0;
     send_written_json(s, req, status, bad || evbuffer_add(out, "}\n", 2) < 0);
 }
 
-void http_error(server *s, struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+void http_error(server *s, hreq *req, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -143,7 +114,7 @@ void http_error(server *s, struct evhttp_request *req, int status, const char *c
 
 /* Why a body that is not a JSON object was refused, in the client's terms (jansson's own
  * text would name a byte or one of its flags). */
-static void refuse_body(server *s, struct evhttp_request *req, const json_t *parsed, const json_error_t *je)
+static void refuse_body(server *s, hreq *req, const json_t *parsed, const json_error_t *je)
 {
     if (parsed) http_error(s, req, 400, "malformed", "the body must be a JSON object");
     else if (json_error_code(je) == json_error_invalid_utf8) http_error(s, req, 400, "malformed", "the body is not valid UTF-8");
@@ -151,16 +122,12 @@ static void refuse_body(server *s, struct evhttp_request *req, const json_t *par
     else http_error(s, req, 400, "malformed", "the body must be a JSON object: %s", je->text);
 }
 
-json_t *http_json_body(server *s, struct evhttp_request *req)
+json_t *http_json_body(server *s, hreq *req)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    if ((long)len > s->cfg->max_body) {
-        http_error(s, req, 413, "too_large", "the body is larger than %ld bytes", s->cfg->max_body);
-        return NULL;
-    }
+    size_t len;
+    const char *body = hreq_body(req, &len);
     json_error_t je;
-    json_t *o = json_loadb((const char *)evbuffer_pullup(in, -1), len, JSON_REJECT_DUPLICATES, &je);
+    json_t *o = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!o || !json_is_object(o)) {
         json_decref(o);
         refuse_body(s, req, o, &je);
@@ -176,15 +143,12 @@ static int is_trusted(const server *s, const char *ip)
     return 0;
 }
 
-const char *http_client_ip(server *s, struct evhttp_request *req, char *out, size_t outlen)
+const char *http_client_ip(server *s, hreq *req, char *out, size_t outlen)
 {
-    char *peer = NULL;
-    ev_uint16_t port = 0;
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    if (conn) evhttp_connection_get_peer(conn, &peer, &port);
-    snprintf(out, outlen, "%s", peer ? peer : "-");
-    if (!peer || !is_trusted(s, peer)) return out;
-    const char *xff = evhttp_find_header(evhttp_request_get_input_headers(req), "X-Forwarded-For");
+    const char *peer = hreq_peer(req);
+    snprintf(out, outlen, "%s", peer);
+    if (!is_trusted(s, peer)) return out;
+    const char *xff = hreq_header(req, "X-Forwarded-For");
     if (!xff) return out;
     /* Right to left: each trusted hop vouches for the one before it; the first hop that
      * is not trusted is the client (anything left of it may be forged). */
@@ -208,38 +172,45 @@ const char *http_client_ip(server *s, struct evhttp_request *req, char *out, siz
     return out;
 }
 
-char *http_query(struct evhttp_request *req, const char *name)
+char *http_query(hreq *req, const char *name)
 {
-    const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    struct evkeyvalq params = {0};
-    char *value = NULL;
-    if (q && evhttp_parse_query_str(q, &params) == 0) {
-        const char *v = evhttp_find_header(&params, name);
-        if (v) value = strdup(v);
+    size_t nlen = strlen(name);
+    for (const char *p = hreq_query(req); p && *p;) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+        const char *eq = memchr(p, '=', (size_t)(end - p));
+        const char *key_end = eq ? eq : end;
+        if ((size_t)(key_end - p) == nlen && memcmp(p, name, nlen) == 0) {
+            const char *v = eq ? eq + 1 : end;
+            char *raw = strndup(v, (size_t)(end - v));
+            char *value = raw ? evhttp_uridecode(raw, 1, NULL) : NULL;
+            free(raw);
+            return value;
+        }
+        p = amp ? amp + 1 : end;
     }
-    evhttp_clear_headers(&params);
-    return value;
+    return NULL;
 }
 
-static void on_client_close(struct evhttp_connection *conn, void *arg)
+static void on_client_gone(hreq *req, void *arg)
 {
-    *(struct evhttp_request **)arg = NULL;
+    (void)req;
+    *(hreq **)arg = NULL;
 }
 
-void http_watch(struct evhttp_request *req, struct evhttp_request **slot)
+void http_watch(hreq *req, hreq **slot)
 {
     *slot = req;
-    evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_client_close, slot);
+    hreq_on_gone(req, on_client_gone, slot);
 }
 
-void http_unwatch(struct evhttp_request **slot)
+void http_unwatch(hreq **slot)
 {
-    if (*slot) evhttp_connection_set_closecb(evhttp_request_get_connection(*slot), NULL, NULL);
+    if (*slot) hreq_on_gone(*slot, NULL, NULL);
 }
 
-struct evhttp_request *http_take(struct evhttp_request **slot)
+hreq *http_take(hreq **slot)
 {
-    struct evhttp_request *req = *slot;
+    hreq *req = *slot;
     http_unwatch(slot);
     *slot = NULL;
     return req;
@@ -279,7 +250,7 @@ static int safe_path(const char *p)
     return 1;
 }
 
-static void serve_file(server *s, struct evhttp_request *req, const char *url_path)
+static void serve_file(server *s, hreq *req, const char *url_path)
 {
     size_t dlen = 0;
     char *decoded = evhttp_uridecode(url_path, 0, &dlen);
@@ -297,96 +268,19 @@ static void serve_file(server *s, struct evhttp_request *req, const char *url_pa
         http_error(s, req, 404, "not_found", "no such page");
         goto done;
     }
-    /* HEAD too: libevent sends the headers (Content-Length of this body) without the body. */
+    /* HEAD too: hreq_reply sends the head (Content-Length of this body) without the body. */
     buf = evbuffer_new();
     if (!buf || evbuffer_add_file(buf, fd, 0, st.st_size) < 0) {
         http_error(s, req, 500, "internal", "cannot read the file");
         goto done;
     }
     fd = -1;  /* the buffer owns it now */
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
+    hreq_add_header(req, "Cache-Control", "no-cache");
     http_reply(s, req, 200, content_type_of(full), buf);
 done:
     if (fd >= 0) close(fd);
     if (buf) evbuffer_free(buf);
     free(decoded);
-}
-
-/* ---- the deadline for a new connection's request ----
- *
- * evhttp's timeout restarts with every byte, so a client trickling its request head is
- * never dropped by it. Each accepted connection gets a timer of limits.header_timeout,
- * cancelled when its first request is routed; on expiry the socket is shut down and evhttp
- * frees the connection on the EOF it reads. The deadline holds a reference to the
- * bufferevent, so a connection closed before either event leaves its socket open (and the
- * descriptor unused by others) until the timer ends. Deadlines are found by bufferevent
- * in a small chained hash. */
-
-#define HEAD_BUCKETS 1024
-
-struct head_deadline {
-    server *s;
-    struct bufferevent *bev;
-    struct event *timer;
-    struct head_deadline *next;
-};
-
-static struct head_deadline **head_slot(server *s, const struct bufferevent *bev)
-{
-    struct head_deadline **p = &s->heads[((uintptr_t)bev >> 4) & (HEAD_BUCKETS - 1)];
-    while (*p && (*p)->bev != bev) p = &(*p)->next;
-    return p;
-}
-
-static void head_release(struct head_deadline **p)
-{
-    struct head_deadline *d = *p;
-    *p = d->next;
-    event_free(d->timer);
-    bufferevent_decref(d->bev);
-    free(d);
-}
-
-static void on_head_expired(evutil_socket_t fd, short what, void *arg)
-{
-    struct head_deadline *d = arg;
-    evutil_socket_t sock = bufferevent_getfd(d->bev);
-    if (sock >= 0) shutdown(sock, SHUT_RDWR);
-    d->s->m.slow_clients++;
-    head_release(head_slot(d->s, d->bev));
-}
-
-static struct bufferevent *with_deadline(server *s, struct bufferevent *bev)
-{
-    struct head_deadline *d = bev ? calloc(1, sizeof *d) : NULL;
-    if (!d || !(d->timer = evtimer_new(s->base, on_head_expired, d))) {
-        free(d);
-        return bev;  /* no deadline: the idle timeout still applies */
-    }
-    d->s = s;
-    d->bev = bev;
-    bufferevent_incref(bev);
-    struct timeval tv = {(time_t)s->cfg->header_timeout, (suseconds_t)((s->cfg->header_timeout - (time_t)s->cfg->header_timeout) * 1e6)};
-    evtimer_add(d->timer, &tv);
-    struct head_deadline **p = head_slot(s, bev);
-    d->next = *p;
-    *p = d;
-    return bev;
-}
-
-static void head_arrived(server *s, struct evhttp_request *req)
-{
-    struct evhttp_connection *conn = evhttp_request_get_connection(req);
-    struct head_deadline **p = conn ? head_slot(s, evhttp_connection_get_bufferevent(conn)) : NULL;
-    if (p && *p) head_release(p);
-}
-
-static void head_release_all(server *s)
-{
-    for (size_t i = 0; s->heads && i < HEAD_BUCKETS; i++)
-        while (s->heads[i]) head_release(&s->heads[i]);
-    free(s->heads);
-    s->heads = NULL;
 }
 
 /* ---- routing ---- */
@@ -402,15 +296,20 @@ static int split_battle_path(const char *rest, char *id, size_t idlen, char *act
     return 0;
 }
 
-static void route(struct evhttp_request *req, void *arg)
+static void route(hreq *req, void *arg)
 {
     server *s = arg;
     s->m.requests++;
-    head_arrived(s, req);
-    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
-    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-    int get = cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_HEAD, post = cmd == EVHTTP_REQ_POST;
-    if (!path || !*path) path = "/";
+    const char *why;
+    int refused = hreq_refused(req, &why);
+    if (refused) {
+        http_error(s, req, refused, refused == 413 || refused == 431 ? "too_large" : refused == 505 ? "version" : "malformed", "%s", why);
+        return;
+    }
+    const char *path = hreq_path(req);
+    h1_method method = hreq_method(req);
+    int get = method == H1_GET || method == H1_HEAD, post = method == H1_POST;
+    if (!*path) path = "/";
 
     if (strncmp(path, "/api/", 5) == 0) {
         const char *api = path + 5;
@@ -460,20 +359,6 @@ static void route(struct evhttp_request *req, void *arg)
 
 /* ---- TLS ---- */
 
-/* Every accepted connection's bufferevent: TLS when configured, with its deadline. */
-static struct bufferevent *new_connection(struct event_base *base, void *arg)
-{
-    server *s = arg;
-    struct bufferevent *bev;
-    if (s->tls) {
-        SSL *ssl = SSL_new(s->tls);
-        bev = ssl ? bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE) : NULL;
-    } else {
-        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    }
-    return with_deadline(s, bev);
-}
-
 static SSL_CTX *tls_context(const cfg_config *c, char *err, size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -504,35 +389,17 @@ out:
 int http_start(server *s, char *err, size_t errlen)
 {
     const cfg_config *c = s->cfg;
-    if (!(s->http = evhttp_new(s->base))) { snprintf(err, errlen, "evhttp_new failed"); return -1; }
-    evhttp_set_max_body_size(s->http, c->max_body);
-    evhttp_set_max_headers_size(s->http, c->max_headers);
-    evhttp_set_timeout(s->http, 30);  /* a client that sends nothing for 30 s is dropped (SSE: see battles.c) */
-    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD);
-    evhttp_set_gencb(s->http, route, s);
     if (c->tls_cert && !(s->tls = tls_context(c, err, errlen))) return -1;
-    if (!(s->heads = calloc(HEAD_BUCKETS, sizeof *s->heads))) { snprintf(err, errlen, "out of memory"); return -1; }
-    evhttp_set_bevcb(s->http, new_connection, s);
-    struct evhttp_bound_socket *bound = evhttp_bind_socket_with_handle(s->http, c->host, (ev_uint16_t)c->port);
-    if (!bound) {
-        snprintf(err, errlen, "cannot listen on %s:%d: %s", c->host, c->port, strerror(errno));
-        return -1;
-    }
-    /* Accepted connections inherit TCP_NODELAY (Linux): a stream sends one small chunk per
-     * token, which Nagle would hold back until the client's delayed ACK, up to 40 ms. */
-    int one = 1;
-    if (setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
-        snprintf(err, errlen, "cannot set TCP_NODELAY on %s:%d: %s", c->host, c->port, strerror(errno));
-        return -1;
-    }
-    return 0;
+    /* A connection kept alive may wait 30 s for its next request; a reply may wait as long
+     * for a client that stops reading. */
+    hreq_limits lim = { (size_t)c->max_headers, (size_t)c->max_body, c->header_timeout, 30 };
+    return (s->http = hreq_listen(s->base, c->host, c->port, s->tls, &lim, route, s, err, errlen)) ? 0 : -1;
 }
 
 void http_stop(server *s)
 {
-    if (s->http) evhttp_free(s->http);
+    hreq_server_free(s->http);
     s->http = NULL;
-    head_release_all(s);
     SSL_CTX_free(s->tls);
     s->tls = NULL;
 }

@@ -21,6 +21,7 @@
 #include "battle.h"
 #include "board.h"
 #include "config.h"
+#include "hreq.h"
 #include "static.h"
 #include "store.h"
 #include "token.h"
@@ -64,17 +65,15 @@ typedef struct metrics {
     uint64_t votes[8];              /* by store_status, plus VOTE_BAD_TOKEN */
     uint64_t errors_by_status[6];   /* 400 403 404 409 413/425/429 grouped: see health.c */
     uint64_t upstream_errors;
-    uint64_t slow_clients;          /* connections cut off by limits.header_timeout */
 } metrics;
 
 struct server {
     cfg_config          *cfg;
     struct event_base   *base;
-    struct evhttp       *http;
+    hreq_server         *http;
     SSL_CTX             *tls;       /* server side; NULL for plain HTTP */
     btok_key            *token_key; /* battles.token_secret, keyed once */
     SSL_CTX             *tls_client;/* for https:// upstreams; NULL until needed */
-    struct head_deadline **heads;   /* connections still sending their first request, by bufferevent */
     store               *store;     /* commands: battles, votes, rate limits, exports */
     board               *board;
     struct event_base   *feed_base; /* the feed thread's loop, and its follow-only store */
@@ -110,37 +109,37 @@ void upstream_prepare(const model_state *m, struct evhttp_request *req, const ch
 int  http_start(server *s, char *err, size_t errlen);
 void http_stop(server *s);
 /* Common headers (security, content type) on a reply about to be sent. */
-void http_headers(struct evhttp_request *req, const char *content_type);
+void http_headers(hreq *req, const char *content_type);
 /* Sends body with status and logs the request; body NULL sends what the request's
  * output buffer holds. */
-void http_reply(server *s, struct evhttp_request *req, int status, const char *content_type,
+void http_reply(server *s, hreq *req, int status, const char *content_type,
                 struct evbuffer *body);
-void http_reply_json(server *s, struct evhttp_request *req, int status, json_t *body); /* steals body */
+void http_reply_json(server *s, hreq *req, int status, json_t *body); /* steals body */
 /* A flat object of n strings, name and value alternating (kv[0] a name, kv[1] its value,
  * ...), written straight into the reply without a JSON tree: the vote's answer. */
-void http_reply_strings(server *s, struct evhttp_request *req, int status, const char *const *kv, size_t n);
+void http_reply_strings(server *s, hreq *req, int status, const char *const *kv, size_t n);
 /* {"error": {"code": code, "message": msg}} */
-void http_error(server *s, struct evhttp_request *req, int status, const char *code, const char *fmt, ...)
+void http_error(server *s, hreq *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* The request's body parsed as a JSON object, or NULL after an error reply was sent. */
-json_t *http_json_body(server *s, struct evhttp_request *req);
+json_t *http_json_body(server *s, hreq *req);
 /* The client address: the peer, or the last untrusted hop of X-Forwarded-For when the
  * peer is a trusted proxy. Written into out (>= 64 bytes). */
-const char *http_client_ip(server *s, struct evhttp_request *req, char *out, size_t outlen);
-void http_log(server *s, struct evhttp_request *req, int status, size_t bytes);
+const char *http_client_ip(server *s, hreq *req, char *out, size_t outlen);
+void http_log(server *s, hreq *req, int status, size_t bytes);
 /* The value of a query parameter of the request's URI, or NULL (caller frees). */
-char *http_query(struct evhttp_request *req, const char *name);
+char *http_query(hreq *req, const char *name);
 /* A request answered later (after Redis or an upstream replies) may lose its client
- * meanwhile; libevent then frees it. http_watch sets *slot = req and clears *slot when the
- * connection closes; http_unwatch stops watching (call it before replying on *slot). */
-void http_watch(struct evhttp_request *req, struct evhttp_request **slot);
-void http_unwatch(struct evhttp_request **slot);
+ * meanwhile; the request is then gone. http_watch sets *slot = req and clears *slot when
+ * the client leaves; http_unwatch stops watching (call it before replying on *slot). */
+void http_watch(hreq *req, hreq **slot);
+void http_unwatch(hreq **slot);
 /* Unwatches *slot and takes the request out of it (NULL when the client left): for a reply. */
-struct evhttp_request *http_take(struct evhttp_request **slot);
+hreq *http_take(hreq **slot);
 
 /* ---- battles.c ---- */
-void battles_route(server *s, struct evhttp_request *req, const char *id, const char *action);
-void battles_create(server *s, struct evhttp_request *req);
+void battles_route(server *s, hreq *req, const char *id, const char *action);
+void battles_create(server *s, hreq *req);
 void battles_sweep(server *s);      /* drops idle battles from memory (they stay in Redis) */
 void battles_keepalive(server *s);  /* a comment on browser streams quiet for a while */
 void battles_free_all(server *s);
@@ -155,17 +154,17 @@ voter *voter_slot(server *s, const char *ip);
 int  battles_id_valid(const char *id);
 
 /* ---- votes.c ---- */
-void votes_route(server *s, struct evhttp_request *req, const char *id);
-void board_route(server *s, struct evhttp_request *req, const char *path);
-void export_route(server *s, struct evhttp_request *req, const char *what);
+void votes_route(server *s, hreq *req, const char *id);
+void board_route(server *s, hreq *req, const char *path);
+void export_route(server *s, hreq *req, const char *what);
 /* The board's feed from the vote stream, on a thread of its own (feed_base, feed_store). */
 int  votes_follow_start(server *s, char *err, size_t errlen);
 void votes_follow_stop(server *s);   /* joins the thread; frees feed_store and feed_base */
 
 /* ---- health.c ---- */
 int  health_start(server *s, char *err, size_t errlen);
-void health_route(server *s, struct evhttp_request *req, const char *path);
-void models_route(server *s, struct evhttp_request *req);
+void health_route(server *s, hreq *req, const char *path);
+void models_route(server *s, hreq *req);
 void health_mark(server *s, model_state *m, int healthy);
 void health_observe_latency(model_state *m, double seconds);
 

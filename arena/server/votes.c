@@ -21,7 +21,7 @@
 
 typedef struct vote_op {
     server *s;
-    struct evhttp_request *req;
+    hreq *req;
     char id[72];
     char ip[64];
     const char *winner;      /* FastChat spelling (static string) */
@@ -31,7 +31,7 @@ typedef struct vote_op {
 
 static void vote_op_end(vote_op *op) { http_unwatch(&op->req); free(op); }
 
-static void not_finished(server *s, struct evhttp_request *req, int side_failed)
+static void not_finished(server *s, hreq *req, int side_failed)
 {
     if (side_failed) http_error(s, req, 409, "side_failed", "a side failed to answer; regenerate before voting");
     else http_error(s, req, 425, "not_finished", "both answers must be complete before the vote");
@@ -41,7 +41,7 @@ static void not_finished(server *s, struct evhttp_request *req, int side_failed)
 static void on_refused_loaded(void *ud, store_status st, const store_battle *b)
 {
     vote_op *op = ud;
-    struct evhttp_request *req = http_take(&op->req);
+    hreq *req = http_take(&op->req);
     if (req) not_finished(op->s, req, st == STORE_OK && (b->status_a == STORE_SIDE_ERROR || b->status_b == STORE_SIDE_ERROR));
     vote_op_end(op);
 }
@@ -55,7 +55,7 @@ static void on_voted(void *ud, store_status st, const store_vote_result *r)
         if (store_battle_load(s->store, op->id, on_refused_loaded, op) < 0) on_refused_loaded(op, STORE_UNKNOWN, NULL);
         return;
     }
-    struct evhttp_request *req = http_take(&op->req);
+    hreq *req = http_take(&op->req);
     s->m.votes[st]++;
     if (st == STORE_OK) battles_mark_voted(s, op->id);
     if (req) switch (st) {
@@ -93,10 +93,10 @@ static void on_vote_rate(void *ud, store_status st, long long count)
     vote_op *op = ud;
     server *s = op->s;
     if (st == STORE_OK) { op->step++; rate_step(op); return; }
-    struct evhttp_request *req = http_take(&op->req);
+    hreq *req = http_take(&op->req);
     if (req && st == STORE_DENIED) {
         int daily = op->step == 1;
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", daily ? "3600" : "60");
+        hreq_add_header(req, "Retry-After", daily ? "3600" : "60");
         if (daily) http_error(s, req, 429, "daily_cap", "at most %d votes a day from one address", s->cfg->votes_per_day);
         else http_error(s, req, 429, "rate_limited", "at most %d votes a minute from one address", s->cfg->votes_per_minute);
     } else if (req) {
@@ -118,7 +118,7 @@ static void rate_step(vote_op *op)
         on_vote_rate(op, STORE_UNAVAILABLE, 0);
 }
 
-void votes_route(server *s, struct evhttp_request *req, const char *id)
+void votes_route(server *s, hreq *req, const char *id)
 {
     static const struct { const char *answer, *winner; } winners[] = {
         {"a", "model_a"}, {"b", "model_b"}, {"tie", "tie"}, {"bothbad", "tie (bothbad)"},
@@ -166,7 +166,7 @@ void votes_route(server *s, struct evhttp_request *req, const char *id)
 
 static void release_blob(const void *data, size_t len, void *arg) { board_blob_release(arg); }
 
-static void send_blob(server *s, struct evhttp_request *req, board_blob *blob, const char *type)
+static void send_blob(server *s, hreq *req, board_blob *blob, const char *type)
 {
     if (!blob) { http_error(s, req, 500, "internal", "out of memory"); return; }
     struct evbuffer *buf = evbuffer_new();
@@ -176,13 +176,13 @@ static void send_blob(server *s, struct evhttp_request *req, board_blob *blob, c
         http_error(s, req, 500, "internal", "out of memory");
         return;
     }
-    evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-cache");
+    hreq_add_header(req, "Cache-Control", "no-cache");
     http_reply(s, req, 200, type, buf);
     evbuffer_free(buf);
 }
 
 /* ?anony=0|1 (default 1); -1 on a bad value. */
-static int anony_param(struct evhttp_request *req)
+static int anony_param(hreq *req)
 {
     char *v = http_query(req, "anony");
     int r = !v || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ? 1 : strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ? 0 : -1;
@@ -190,7 +190,7 @@ static int anony_param(struct evhttp_request *req)
     return r;
 }
 
-static int method_param(struct evhttp_request *req, board_method *m)
+static int method_param(hreq *req, board_method *m)
 {
     char *v = http_query(req, "method");
     int r = v ? board_parse_method(v, m) : (*m = BOARD_BT, 0);
@@ -198,7 +198,7 @@ static int method_param(struct evhttp_request *req, board_method *m)
     return r;
 }
 
-void board_route(server *s, struct evhttp_request *req, const char *path)
+void board_route(server *s, hreq *req, const char *path)
 {
     int anony = anony_param(req);
     if (anony < 0) { http_error(s, req, 400, "bad_parameter", "anony must be 0 or 1"); return; }
@@ -220,7 +220,7 @@ void board_route(server *s, struct evhttp_request *req, const char *path)
 
 typedef struct export_op {
     server *s;
-    struct evhttp_request *req;
+    hreq *req;
     export_writer *w;
     export_format fmt;
     struct evbuffer *buf;
@@ -241,7 +241,7 @@ static int to_buffer(void *ud, const char *data, size_t len) { return evbuffer_a
 
 static void next_page(export_op *op);
 
-static void on_flushed(struct evhttp_connection *conn, void *arg)
+static void on_flushed(hreq *req, void *arg)
 {
     export_op *op = arg;
     if (!op->req) { export_op_free(op); return; }
@@ -254,9 +254,9 @@ static void on_page(void *ud, store_status st, const store_vote_record *recs, si
     server *s = op->s;
     if (!op->req) { export_op_free(op); return; }
     if (st != STORE_OK) {
-        struct evhttp_request *req = http_take(&op->req);
+        hreq *req = http_take(&op->req);
         if (!op->started) http_error(s, req, 503, "unavailable", "the vote store is unavailable; try again");
-        else evhttp_connection_free(evhttp_request_get_connection(req));  /* truncated: no final chunk */
+        else hreq_abort(req);  /* truncated: no final chunk */
         export_op_free(op);
         return;
     }
@@ -264,7 +264,7 @@ static void on_page(void *ud, store_status st, const store_vote_record *recs, si
         op->started = 1;
         http_headers(op->req, export_content_type(op->fmt));
         http_log(s, op->req, 200, 0);
-        evhttp_send_reply_start(op->req, 200, "OK");
+        hreq_start(op->req, 200);
         export_begin(op->w);
     }
     for (size_t i = 0; i < n; i++) export_record(op->w, &recs[i]);
@@ -272,13 +272,13 @@ static void on_page(void *ud, store_status st, const store_vote_record *recs, si
     op->more = n == EXPORT_PAGE;
     if (!op->more) {
         export_end(op->w);
-        struct evhttp_request *req = http_take(&op->req);
-        evhttp_send_reply_chunk(req, op->buf);
-        evhttp_send_reply_end(req);
+        hreq *req = http_take(&op->req);
+        hreq_chunk(req, op->buf, NULL, NULL);
+        hreq_end(req);
         export_op_free(op);
         return;
     }
-    evhttp_send_reply_chunk_with_cb(op->req, op->buf, on_flushed, op);
+    hreq_chunk(op->req, op->buf, on_flushed, op);
 }
 
 static void next_page(export_op *op)
@@ -286,7 +286,7 @@ static void next_page(export_op *op)
     if (store_scan_votes(op->s->store, op->after, EXPORT_PAGE, on_page, op) < 0) on_page(op, STORE_UNAVAILABLE, NULL, 0);
 }
 
-void export_route(server *s, struct evhttp_request *req, const char *what)
+void export_route(server *s, hreq *req, const char *what)
 {
     int anony = anony_param(req);
     if (strcmp(what, "leaderboard.csv") == 0) {

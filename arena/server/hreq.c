@@ -1,0 +1,749 @@
+/* hreq.c: HTTP/1.1 connections; see hreq.h.
+ *
+ * A connection is in one of four states: reading a request (C_HEAD), serving one (C_BUSY:
+ * the handler holds it), writing its last reply before closing (C_CLOSING), or draining
+ * what the client still sends after that reply (C_LINGER: closing at once would reset
+ * the connection and could destroy the reply in flight). Requests are served one at a
+ * time; pipelined ones wait in the input buffer.
+ *
+ * A plain connection is a socket with two events: reads are made as data arrives, a
+ * reply is written with one writev in the call that makes it, and the write event is
+ * armed only when the socket would block. A TLS connection is an OpenSSL bufferevent
+ * whose own buffers serve as the connection's.
+ *
+ * Calls into a connection (its events, and the reply functions handlers call) may close
+ * it; the memory is released when the outermost such call returns (enter/leave). */
+#include "hreq.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define READ_SIZE 16384
+#define LINGER_SECONDS 2
+#define REPLY_FIELDS 1024        /* bytes of fields a handler may add to one reply */
+
+typedef enum { C_HEAD, C_BUSY, C_CLOSING, C_LINGER } conn_state;
+
+typedef struct conn conn;
+
+struct hreq {
+    conn *c;
+    h1_request head;             /* slices into c->raw, each NUL-terminated */
+    int refused;
+    const char *why;
+    const char *query;           /* NULL when the target has no '?' */
+    const char *body;
+    size_t body_len;
+    int keep_alive;              /* the connection stays open after this reply */
+    int chunked;                 /* a streamed reply, chunked (else ended by the close) */
+    hreq_callback gone, flushed;
+    void *gone_arg, *flushed_arg;
+    size_t n_fields;
+    char fields[REPLY_FIELDS];
+};
+
+struct conn {
+    hreq_server *srv;
+    evutil_socket_t fd;
+    struct bufferevent *tls;     /* TLS connections only */
+    struct event *rd, *wr;       /* plain connections only */
+    struct event *timer;         /* request deadline, keep-alive idle, linger */
+    struct evbuffer *in, *out;   /* plain: the connection's own; TLS: the bufferevent's */
+    struct evbuffer *body;       /* hreq_output */
+    conn_state state;
+    int head_started;            /* bytes of the next request arrived: its deadline runs */
+    int eof;                     /* the client has finished sending */
+    int paused;                  /* reading stopped: enough is buffered (plain) */
+    int continued;               /* "100 Continue" sent for the request being read */
+    int processing;              /* process() is on the stack */
+    int depth, dead;             /* calls in progress; closed, to be freed when depth is 0 */
+    char *raw;                   /* the request being served, head and body */
+    size_t raw_cap;
+    char peer[INET6_ADDRSTRLEN];
+    conn *prev, *next;
+    hreq req;
+};
+
+struct hreq_server {
+    struct event_base *base;
+    struct evconnlistener *listener;
+    SSL_CTX *tls;
+    hreq_limits lim;
+    size_t max_buffered;         /* input held while a request is served; past it, reading stops */
+    hreq_handler on_request;
+    void *arg;
+    conn *conns;
+    uint64_t slow_clients;
+    char too_large[64];
+    time_t date_at;
+    char date[40];
+};
+
+const char *hreq_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 425: return "Too Early";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default:  return status < 400 ? "OK" : "Error";
+    }
+}
+
+static struct timeval seconds_tv(double s)
+{
+    return (struct timeval){ (time_t)s, (suseconds_t)((s - (double)(time_t)s) * 1e6) };
+}
+
+static void arm(conn *c, double seconds)
+{
+    struct timeval tv = seconds_tv(seconds);
+    evtimer_add(c->timer, &tv);
+}
+
+/* ---- closing ---- */
+
+static void conn_free(conn *c)
+{
+    if (c->rd) event_free(c->rd);
+    if (c->wr) event_free(c->wr);
+    if (c->timer) event_free(c->timer);
+    if (c->tls) {
+        bufferevent_free(c->tls);
+    } else {
+        if (c->in) evbuffer_free(c->in);
+        if (c->out) evbuffer_free(c->out);
+        if (c->fd >= 0) evutil_closesocket(c->fd);
+    }
+    if (c->body) evbuffer_free(c->body);
+    free(c->raw);
+    free(c);
+}
+
+/* Stops the connection and tells the handler, if it holds a request; the memory goes when
+ * the outermost call returns. */
+static void conn_close(conn *c)
+{
+    if (c->dead) return;
+    c->dead = 1;
+    if (c->rd) event_del(c->rd);
+    if (c->wr) event_del(c->wr);
+    evtimer_del(c->timer);
+    if (c->tls) bufferevent_disable(c->tls, EV_READ | EV_WRITE);
+    if (c->prev) c->prev->next = c->next;
+    else c->srv->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    if (c->state != C_BUSY) return;
+    if (c->req.gone) {
+        hreq_callback gone = c->req.gone;
+        c->req.gone = NULL;
+        gone(&c->req, c->req.gone_arg);
+    }
+    if (c->req.flushed) {
+        hreq_callback flushed = c->req.flushed;
+        c->req.flushed = NULL;
+        flushed(&c->req, c->req.flushed_arg);
+    }
+}
+
+static void enter(conn *c) { c->depth++; }
+static void leave(conn *c)
+{
+    if (--c->depth == 0 && c->dead) conn_free(c);
+}
+
+/* ---- writing ---- */
+
+static void written(conn *c);
+
+/* Writes what the output holds now (plain), or leaves it to the bufferevent (TLS). A
+ * waiting flushed callback, or the close after the last reply, then runs from the loop. */
+static void flush(conn *c)
+{
+    if (c->dead) return;
+    int notify = c->req.flushed || c->state == C_CLOSING;
+    if (c->tls) {
+        if (notify && evbuffer_get_length(c->out) == 0)
+            bufferevent_trigger(c->tls, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+        return;
+    }
+    if (evbuffer_get_length(c->out) && evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EINTR) {
+        conn_close(c);
+        return;
+    }
+    if (evbuffer_get_length(c->out)) {
+        struct timeval tv = seconds_tv(c->srv->lim.idle_timeout);
+        event_add(c->wr, &tv);
+    } else if (notify) {
+        event_active(c->wr, EV_WRITE, 1);
+    }
+}
+
+static void on_write(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    enter(c);
+    if (what & EV_TIMEOUT) {
+        conn_close(c);          /* the client stopped reading */
+    } else if (evbuffer_get_length(c->out)) {
+        flush(c);
+    } else {
+        written(c);
+    }
+    leave(c);
+}
+
+/* The output has gone to the socket. */
+static void written(conn *c)
+{
+    if (c->dead) return;
+    if (c->req.flushed) {
+        hreq_callback flushed = c->req.flushed;
+        c->req.flushed = NULL;
+        flushed(&c->req, c->req.flushed_arg);
+        if (c->dead) return;
+    }
+    if (c->state != C_CLOSING || evbuffer_get_length(c->out)) return;
+    if (c->tls) {
+        conn_close(c);
+        return;
+    }
+    shutdown(c->fd, SHUT_WR);
+    c->state = C_LINGER;
+    evbuffer_drain(c->in, evbuffer_get_length(c->in));
+    if (c->eof) {
+        conn_close(c);
+        return;
+    }
+    if (c->paused) event_add(c->rd, NULL);
+    c->paused = 0;
+    arm(c, LINGER_SECONDS);
+}
+
+static const char *http_date(hreq_server *srv)
+{
+    time_t now = time(NULL);
+    if (now != srv->date_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(srv->date, sizeof srv->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        srv->date_at = now;
+    }
+    return srv->date;
+}
+
+/* The reply's head: status line, Date, the handler's fields, the framing, the connection. */
+static void put_head(hreq *r, int status, long long length)
+{
+    conn *c = r->c;
+    char head[REPLY_FIELDS + 256];
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, hreq_reason(status), http_date(c->srv));
+    memcpy(head + n, r->fields, r->n_fields);
+    n += (int)r->n_fields;
+    if (length >= 0) n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %lld\r\n", length);
+    else if (r->chunked) n += snprintf(head + n, sizeof head - (size_t)n, "Transfer-Encoding: chunked\r\n");
+    if (!r->keep_alive) n += snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n");
+    else if (r->head.minor == 0) n += snprintf(head + n, sizeof head - (size_t)n, "Connection: keep-alive\r\n");
+    memcpy(head + n, "\r\n", 2);
+    evbuffer_add(c->out, head, (size_t)n + 2);
+}
+
+static void process(conn *c);
+
+/* The reply is made: the connection reads the next request, or closes once it is out. */
+static void end_request(conn *c)
+{
+    hreq *r = &c->req;
+    r->gone = r->flushed = NULL;
+    r->n_fields = 0;
+    evbuffer_drain(c->body, evbuffer_get_length(c->body));
+    if (!r->keep_alive || c->eof) {
+        c->state = C_CLOSING;
+    } else {
+        c->state = C_HEAD;
+        c->head_started = 0;
+        arm(c, c->srv->lim.idle_timeout);
+        if (c->paused) event_add(c->rd, NULL);
+        c->paused = 0;
+    }
+    flush(c);
+    if (c->state == C_HEAD && !c->processing) process(c);
+}
+
+/* ---- reading ---- */
+
+static int reserve_raw(conn *c, size_t n)
+{
+    if (n <= c->raw_cap) return 0;
+    char *p = realloc(c->raw, n);
+    if (!p) return -1;
+    c->raw = p;
+    c->raw_cap = n;
+    return 0;
+}
+
+/* Reads the head held in c->raw[0..head_len) again (its slices then point there) and
+ * makes each slice a C string: the bytes after them (' ', '?', ':', CR, LF) are free. */
+static void settle_head(conn *c, size_t head_len)
+{
+    hreq *r = &c->req;
+    h1_request *h = &r->head;
+    size_t n;
+    h1_parse(c->raw, head_len, head_len, h, &n, NULL);
+    int has_query = h->query.p != h->path.p + h->path.n;
+    char *raw = c->raw;
+    raw[h->method_text.p - raw + h->method_text.n] = '\0';
+    raw[h->path.p - raw + h->path.n] = '\0';
+    raw[h->query.p - raw + h->query.n] = '\0';
+    for (size_t i = 0; i < h->n_headers; i++) {
+        raw[h->headers[i].name.p - raw + h->headers[i].name.n] = '\0';
+        raw[h->headers[i].value.p - raw + h->headers[i].value.n] = '\0';
+    }
+    r->query = has_query ? h->query.p : NULL;
+}
+
+static void dispatch(conn *c, int refused, const char *why)
+{
+    hreq *r = &c->req;
+    evtimer_del(c->timer);
+    c->state = C_BUSY;
+    c->continued = 0;
+    r->refused = refused;
+    r->why = why;
+    r->keep_alive = !refused && r->head.keep_alive && !c->eof;
+    r->chunked = 0;
+    c->srv->on_request(r, c->srv->arg);
+}
+
+/* A request the layer will not serve: the handler answers it, then the connection
+ * closes. head_len is that of a head that was read (0: none could be). */
+static void refuse(conn *c, int status, const char *why, size_t head_len)
+{
+    hreq *r = &c->req;
+    if (head_len && reserve_raw(c, head_len + 1) == 0) {
+        evbuffer_remove(c->in, c->raw, head_len);
+        settle_head(c, head_len);
+    } else {
+        memset(&r->head, 0, sizeof r->head);
+        r->head.minor = 1;
+        r->head.method_text = (h1_slice){ "-", 1 };
+        r->head.path = (h1_slice){ "", 0 };
+        r->query = NULL;
+    }
+    evbuffer_drain(c->in, evbuffer_get_length(c->in));
+    r->body = "";
+    r->body_len = 0;
+    dispatch(c, status, why);
+}
+
+/* Serves the requests whole in the input, one at a time, while the connection reads. */
+static void process(conn *c)
+{
+    const hreq_limits *lim = &c->srv->lim;
+    c->processing = 1;
+    while (c->state == C_HEAD && !c->dead) {
+        size_t len = evbuffer_get_length(c->in), head_len, consumed, body_len;
+        if (len == 0) {
+            if (c->eof) conn_close(c);
+            break;
+        }
+        if (!c->head_started) {
+            c->head_started = 1;
+            arm(c, lim->header_timeout);
+        }
+        size_t look = len < lim->max_head ? len : lim->max_head;
+        const char *p = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)look), *why = NULL;
+        h1_request *h = &c->req.head;
+        h1_status st = h1_parse(p, look, lim->max_head, h, &head_len, &why);
+        if (st == H1_INCOMPLETE) {
+            if (c->eof) conn_close(c);
+            break;
+        }
+        if (st != H1_OK) {
+            refuse(c, st == H1_TOO_LARGE ? 431 : st == H1_BAD_VERSION ? 505 : 400, why, 0);
+            continue;
+        }
+        if (h->chunked) {
+            size_t have = len < c->srv->max_buffered ? len : c->srv->max_buffered;
+            if (reserve_raw(c, head_len + lim->max_body + 1) < 0) { conn_close(c); break; }
+            p = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)have);
+            st = h1_dechunk(c->raw + head_len, p + head_len, have - head_len, lim->max_body, &consumed, &body_len, &why);
+            if (st == H1_INCOMPLETE && have == c->srv->max_buffered) st = H1_TOO_LARGE;
+            if (st == H1_INCOMPLETE) {
+                if (c->eof) conn_close(c);
+                break;
+            }
+            if (st != H1_OK) {
+                refuse(c, st == H1_TOO_LARGE ? 413 : 400, st == H1_TOO_LARGE ? c->srv->too_large : why, head_len);
+                continue;
+            }
+            memcpy(c->raw, p, head_len);
+            evbuffer_drain(c->in, head_len + consumed);
+        } else {
+            long long cl = h->content_length < 0 ? 0 : h->content_length;
+            if ((unsigned long long)cl > lim->max_body) {
+                refuse(c, 413, c->srv->too_large, head_len);
+                continue;
+            }
+            body_len = (size_t)cl;
+            if (len < head_len + body_len) {
+                if (h->expect_continue && h->minor >= 1 && !c->continued) {
+                    c->continued = 1;
+                    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                    evbuffer_add(c->out, cont, sizeof cont - 1);
+                    flush(c);
+                }
+                if (c->eof) conn_close(c);
+                break;
+            }
+            if (reserve_raw(c, head_len + body_len + 1) < 0) { conn_close(c); break; }
+            evbuffer_remove(c->in, c->raw, head_len + body_len);
+        }
+        c->raw[head_len + body_len] = '\0';
+        settle_head(c, head_len);
+        c->req.body = c->raw + head_len;
+        c->req.body_len = body_len;
+        dispatch(c, 0, NULL);
+    }
+    c->processing = 0;
+}
+
+/* Input arrived (or the end of it: c->eof). */
+static void received(conn *c)
+{
+    switch (c->state) {
+    case C_HEAD:
+        process(c);
+        break;
+    case C_BUSY:
+        if (c->eof) conn_close(c);      /* the client left while its request was served */
+        else if (c->req.refused) evbuffer_drain(c->in, evbuffer_get_length(c->in));
+        else if (!c->tls && evbuffer_get_length(c->in) >= c->srv->max_buffered) {
+            event_del(c->rd);           /* a pipelining client waits for its replies */
+            c->paused = 1;
+        }
+        break;
+    case C_CLOSING:
+    case C_LINGER:
+        evbuffer_drain(c->in, evbuffer_get_length(c->in));
+        if (c->state == C_LINGER && c->eof) conn_close(c);
+        break;
+    }
+}
+
+static void on_read(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    (void)what;
+    enter(c);
+    int n = evbuffer_read(c->in, fd, READ_SIZE);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+        conn_close(c);
+    } else if (n >= 0) {
+        if (n == 0) {
+            c->eof = 1;
+            event_del(c->rd);
+        }
+        received(c);
+    }
+    leave(c);
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    conn *c = arg;
+    (void)fd, (void)what;
+    enter(c);
+    if (c->state == C_HEAD && c->head_started) c->srv->slow_clients++;
+    conn_close(c);
+    leave(c);
+}
+
+static void on_tls_read(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    (void)bev;
+    enter(c);
+    received(c);
+    leave(c);
+}
+
+static void on_tls_write(struct bufferevent *bev, void *arg)
+{
+    conn *c = arg;
+    (void)bev;
+    enter(c);
+    written(c);
+    leave(c);
+}
+
+static void on_tls_event(struct bufferevent *bev, short what, void *arg)
+{
+    conn *c = arg;
+    (void)bev;
+    enter(c);
+    if (what & BEV_EVENT_EOF) {
+        c->eof = 1;
+        received(c);
+    } else if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
+        conn_close(c);
+    }
+    leave(c);
+}
+
+/* ---- accepting ---- */
+
+static int setup_plain(conn *c, struct event_base *base)
+{
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->rd = event_new(base, c->fd, EV_READ | EV_PERSIST, on_read, c);
+    c->wr = event_new(base, c->fd, EV_WRITE, on_write, c);
+    return c->in && c->out && c->rd && c->wr && event_add(c->rd, NULL) == 0 ? 0 : -1;
+}
+
+static int setup_tls(conn *c, struct event_base *base)
+{
+    SSL *ssl = SSL_new(c->srv->tls);
+    if (!ssl) return -1;
+    c->tls = bufferevent_openssl_socket_new(base, c->fd, ssl, BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->tls) {
+        SSL_free(ssl);
+        return -1;
+    }
+    c->fd = -1;  /* the bufferevent closes it */
+    bufferevent_openssl_set_allow_dirty_shutdown(c->tls, 1);
+    bufferevent_setcb(c->tls, on_tls_read, on_tls_write, on_tls_event, c);
+    bufferevent_setwatermark(c->tls, EV_READ, 0, c->srv->max_buffered);
+    struct timeval tv = seconds_tv(c->srv->lim.idle_timeout);
+    bufferevent_set_timeouts(c->tls, NULL, &tv);
+    c->in = bufferevent_get_input(c->tls);
+    c->out = bufferevent_get_output(c->tls);
+    return bufferevent_enable(c->tls, EV_READ | EV_WRITE);
+}
+
+static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
+{
+    hreq_server *srv = arg;
+    struct event_base *base = evconnlistener_get_base(l);
+    (void)salen;
+    conn *c = calloc(1, sizeof *c);
+    if (!c) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c->srv = srv;
+    c->fd = fd;
+    c->req.c = c;
+    const void *addr = sa->sa_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr
+                                                 : (const void *)&((struct sockaddr_in *)sa)->sin_addr;
+    if (!evutil_inet_ntop(sa->sa_family, addr, c->peer, sizeof c->peer)) strcpy(c->peer, "-");
+    if (!(c->timer = evtimer_new(base, on_timer, c)) || !(c->body = evbuffer_new()) ||
+        (srv->tls ? setup_tls(c, base) : setup_plain(c, base)) < 0) {
+        conn_free(c);
+        return;
+    }
+    c->next = srv->conns;
+    if (c->next) c->next->prev = c;
+    srv->conns = c;
+    c->state = C_HEAD;
+    c->head_started = 1;    /* the first request's deadline runs from the accept */
+    arm(c, srv->lim.header_timeout);
+}
+
+hreq_server *hreq_listen(struct event_base *base, const char *host, int port, SSL_CTX *tls,
+                         const hreq_limits *limits, hreq_handler on_request, void *arg,
+                         char *err, size_t errlen)
+{
+    struct evutil_addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = EVUTIL_AI_PASSIVE }, *ai = NULL;
+    char service[16];
+    snprintf(service, sizeof service, "%d", port);
+    hreq_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    srv->base = base;
+    srv->tls = tls;
+    srv->lim = *limits;
+    srv->max_buffered = limits->max_head + 2 * limits->max_body + 1024;
+    srv->on_request = on_request;
+    srv->arg = arg;
+    snprintf(srv->too_large, sizeof srv->too_large, "the body is larger than %zu bytes", limits->max_body);
+    int gai = evutil_getaddrinfo(host, service, &hints, &ai);
+    if (gai != 0) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, evutil_gai_strerror(gai));
+        goto err;
+    }
+    srv->listener = evconnlistener_new_bind(base, on_accept, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+                                            1024, ai->ai_addr, (int)ai->ai_addrlen);
+    if (!srv->listener) {
+        snprintf(err, errlen, "cannot listen on %s:%d: %s", host, port, strerror(errno));
+        goto err;
+    }
+    /* Accepted sockets inherit TCP_NODELAY (Linux): a stream sends one small chunk per
+     * token, which Nagle would hold back until the client's delayed ACK, up to 40 ms. */
+    int one = 1;
+    if (setsockopt(evconnlistener_get_fd(srv->listener), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) < 0) {
+        snprintf(err, errlen, "cannot set TCP_NODELAY on %s:%d: %s", host, port, strerror(errno));
+        goto err;
+    }
+    evutil_freeaddrinfo(ai);
+    return srv;
+err:
+    if (ai) evutil_freeaddrinfo(ai);
+    hreq_server_free(srv);
+    return NULL;
+}
+
+void hreq_server_free(hreq_server *srv)
+{
+    if (!srv) return;
+    if (srv->listener) evconnlistener_free(srv->listener);
+    while (srv->conns) {
+        conn *c = srv->conns;
+        enter(c);
+        conn_close(c);
+        leave(c);
+    }
+    free(srv);
+}
+
+uint64_t hreq_slow_clients(const hreq_server *srv) { return srv ? srv->slow_clients : 0; }
+
+/* ---- the request ---- */
+
+int hreq_refused(const hreq *req, const char **why)
+{
+    if (why) *why = req->why;
+    return req->refused;
+}
+
+h1_method hreq_method(const hreq *req) { return req->head.method; }
+const char *hreq_method_name(const hreq *req) { return req->head.method_text.p; }
+const char *hreq_path(const hreq *req) { return req->head.path.p; }
+const char *hreq_query(const hreq *req) { return req->query; }
+const char *hreq_peer(const hreq *req) { return req->c->peer; }
+
+const char *hreq_header(const hreq *req, const char *name)
+{
+    const h1_slice *v = h1_find(&req->head, name);
+    return v ? v->p : NULL;
+}
+
+const char *hreq_body(const hreq *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body;
+}
+
+/* ---- the reply ---- */
+
+struct evbuffer *hreq_output(hreq *req) { return req->c->body; }
+
+int hreq_add_header(hreq *req, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n") || req->n_fields + nl + vl + 4 > sizeof req->fields) return -1;
+    char *p = req->fields + req->n_fields;
+    memcpy(p, name, nl);
+    memcpy(p + nl, ": ", 2);
+    memcpy(p + nl + 2, value, vl);
+    memcpy(p + nl + 2 + vl, "\r\n", 2);
+    req->n_fields += nl + vl + 4;
+    return 0;
+}
+
+void hreq_reply(hreq *req, int status, struct evbuffer *body)
+{
+    conn *c = req->c;
+    enter(c);
+    if (!body) body = c->body;
+    put_head(req, status, (long long)evbuffer_get_length(body));
+    if (req->head.method == H1_HEAD) evbuffer_drain(body, evbuffer_get_length(body));
+    else evbuffer_add_buffer(c->out, body);
+    end_request(c);
+    leave(c);
+}
+
+void hreq_start(hreq *req, int status)
+{
+    conn *c = req->c;
+    enter(c);
+    /* HTTP/1.0 has no chunks: the close ends the stream. */
+    req->chunked = req->head.minor >= 1;
+    if (!req->chunked) req->keep_alive = 0;
+    put_head(req, status, -1);
+    flush(c);
+    leave(c);
+}
+
+void hreq_chunk(hreq *req, struct evbuffer *data, hreq_callback flushed, void *arg)
+{
+    conn *c = req->c;
+    enter(c);
+    size_t n = evbuffer_get_length(data);
+    if (req->head.method == H1_HEAD || n == 0) {
+        evbuffer_drain(data, n);    /* a chunk of size 0 would end the stream */
+    } else if (req->chunked) {
+        char size[24];
+        int k = snprintf(size, sizeof size, "%zx\r\n", n);
+        evbuffer_add(c->out, size, (size_t)k);
+        evbuffer_add_buffer(c->out, data);
+        evbuffer_add(c->out, "\r\n", 2);
+    } else {
+        evbuffer_add_buffer(c->out, data);
+    }
+    req->flushed = flushed;
+    req->flushed_arg = arg;
+    flush(c);
+    leave(c);
+}
+
+void hreq_end(hreq *req)
+{
+    conn *c = req->c;
+    enter(c);
+    if (req->chunked && req->head.method != H1_HEAD) evbuffer_add(c->out, "0\r\n\r\n", 5);
+    end_request(c);
+    leave(c);
+}
+
+void hreq_abort(hreq *req)
+{
+    conn *c = req->c;
+    enter(c);
+    req->gone = NULL;   /* the handler knows */
+    conn_close(c);
+    leave(c);
+}
+
+void hreq_on_gone(hreq *req, hreq_callback gone, void *arg)
+{
+    req->gone = gone;
+    req->gone_arg = arg;
+}
