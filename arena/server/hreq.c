@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -104,6 +105,7 @@ const char *hreq_reason(int status)
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 425: return "Too Early";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";
@@ -383,6 +385,10 @@ static void process(conn *c)
             if (c->eof) conn_close(c);
             break;
         }
+        if (st == H1_TOO_LARGE && !memchr(p, '\n', look)) {
+            refuse(c, 414, "the request target is too long", 0);
+            continue;
+        }
         if (st != H1_OK) {
             refuse(c, st == H1_TOO_LARGE ? 431 : st == H1_BAD_VERSION ? 505 : 400, why, 0);
             continue;
@@ -455,12 +461,30 @@ static void received(conn *c)
     }
 }
 
+/* evbuffer_read would first ask the socket how much it holds (one more system call per
+ * request): read straight into reserved space instead. */
+static ssize_t read_socket(conn *c)
+{
+    struct evbuffer_iovec v[2];
+    int nv = evbuffer_reserve_space(c->in, READ_SIZE, v, 2);
+    if (nv < 1) return -1;
+    ssize_t n = readv(c->fd, (struct iovec *)v, nv);
+    size_t left = n > 0 ? (size_t)n : 0;
+    int used = 0;
+    for (; used < nv && left; used++) {
+        if (v[used].iov_len > left) v[used].iov_len = left;
+        left -= v[used].iov_len;
+    }
+    evbuffer_commit_space(c->in, v, used);
+    return n;
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     conn *c = arg;
-    (void)what;
+    (void)fd, (void)what;
     enter(c);
-    int n = evbuffer_read(c->in, fd, READ_SIZE);
+    ssize_t n = read_socket(c);
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
         conn_close(c);
     } else if (n >= 0) {

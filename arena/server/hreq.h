@@ -5,8 +5,8 @@
  * whole (Content-Length) or streamed (chunked). A plain socket's reply is written in the
  * same loop turn as it is made; nothing is allocated per request on the way.
  *
- * Limits are enforced here, before the handler sees the request: a head over max_head
- * (431), a body over max_body (413), a request not whole within header_timeout of its
+ * Limits are enforced here, before the handler sees the request: a request line over
+ * max_head (414), a head over max_head (431), a body over max_body (413), a request not whole within header_timeout of its
  * first byte (or of the accept), a malformed head (400), a version other than 1.0/1.1
  * (505), a chunked body that does not decode (400). Such a request still reaches the
  * handler, with hreq_refused() saying the status and why, so that every reply comes from
@@ -53,7 +53,7 @@ void hreq_server_free(hreq_server *srv);
 uint64_t hreq_slow_clients(const hreq_server *srv);
 
 /* ---- the request ---- */
-/* The status the layer refused this request with (400, 413, 431, 505), and why in the
+/* The status the layer refused this request with (400, 413, 414, 431, 505), and why in the
  * client's terms; 0 for a request to serve. */
 int hreq_refused(const hreq *req, const char **why);
 h1_method hreq_method(const hreq *req);

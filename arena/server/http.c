@@ -303,7 +303,7 @@ static void route(hreq *req, void *arg)
     const char *why;
     int refused = hreq_refused(req, &why);
     if (refused) {
-        http_error(s, req, refused, refused == 413 || refused == 431 ? "too_large" : refused == 505 ? "version" : "malformed", "%s", why);
+        http_error(s, req, refused, refused == 413 || refused == 414 || refused == 431 ? "too_large" : refused == 505 ? "version" : "malformed", "%s", why);
         return;
     }
     const char *path = hreq_path(req);
