@@ -53,7 +53,7 @@ typedef struct cfg_config {
     /* limits */
     long  max_body;                   /* bytes: 16384 */
     long  max_headers;                /* bytes: 8192 */
-    double header_timeout;            /* seconds a new connection may take to send its request: 10 */
+    double header_timeout;            /* seconds a request may take from its first byte: 10 */
     int   max_prompt_chars;           /* 4000 */
     int   battles_per_minute;         /* per client IP: 20 */
     int   votes_per_minute;           /* per client IP: 60 */

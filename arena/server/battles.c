@@ -398,6 +398,15 @@ static void drop_subscriber(live_battle *lb)
     if (lb->sub) close_sse(lb);
 }
 
+/* The browser left mid-stream: the stream is no longer open. */
+static void on_sub_gone(hreq *req, void *arg)
+{
+    live_battle *lb = arg;
+    (void)req;
+    lb->sub = NULL;
+    lb->s->m.sse_open--;
+}
+
 static void start_sse(server *s, live_battle *lb, hreq *req)
 {
     drop_subscriber(lb);
@@ -406,7 +415,8 @@ static void start_sse(server *s, live_battle *lb, hreq *req)
     hreq_add_header(req, "X-Accel-Buffering", "no");  /* nginx: pass events through at once */
     http_log(s, req, 200, 0);
     hreq_start(req, 200);
-    http_watch(req, &lb->sub);
+    lb->sub = req;
+    hreq_on_gone(req, on_sub_gone, lb);
     lb->last_sent = time(NULL);
     s->m.sse_open++;
     s->m.sse_total++;

@@ -198,8 +198,10 @@ static void flush(conn *c)
         return;
     }
     if (evbuffer_get_length(c->out)) {
+        /* Armed once per wait: more chunks for a client that does not read must not
+         * push its deadline back. */
         struct timeval tv = seconds_tv(c->srv->lim.idle_timeout);
-        event_add(c->wr, &tv);
+        if (!event_pending(c->wr, EV_WRITE, NULL)) event_add(c->wr, &tv);
     } else if (notify) {
         event_active(c->wr, EV_WRITE, 1);
     }

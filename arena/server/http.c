@@ -1,8 +1,8 @@
-/* http.c: the listener (plain or TLS), routing, replies with their headers, the access
- * log, client addresses behind trusted proxies, and static files from the web root. */
+/* http.c: the server's HTTP policy on top of hreq.h: the TLS context, routing, replies
+ * with their headers, the access log, client addresses behind trusted proxies, and static
+ * files from the web root. */
 #include "server.h"
 
-#include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>

@@ -3,7 +3,8 @@
  * feed from the vote stream (votes.c: a thread with its own loop and Redis connection).
  *
  *   main.c     flags, config, signals, `import`
- *   http.c     listener (HTTP or TLS), routing, replies, headers, access log, static files
+ *   hreq.c     HTTP/1.1 connections, plain or TLS (hreq.h: its own header; no policy)
+ *   http.c     routing, replies with their headers, access log, static files
  *   battles.c  battle routes: create, stream (two upstream SSE streams fanned into one), turns
  *   votes.c    vote route, rate limits, leaderboard and export routes
  *   health.c   model health probes, /healthz, /readyz, /metrics */

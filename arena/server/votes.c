@@ -4,7 +4,6 @@
 #include "server.h"
 
 #include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
