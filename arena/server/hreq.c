@@ -35,6 +35,7 @@
 #define READ_SIZE 16384
 #define LINGER_SECONDS 2
 #define REPLY_FIELDS 1024        /* bytes of fields a handler may add to one reply */
+#define OUT_HIGH 65536           /* replies not yet written before the next request waits */
 
 typedef enum { C_HEAD, C_BUSY, C_CLOSING, C_LINGER } conn_state;
 
@@ -68,6 +69,7 @@ struct conn {
     int head_started;            /* bytes of the next request arrived: its deadline runs */
     int eof;                     /* the client has finished sending */
     int paused;                  /* reading stopped: enough is buffered (plain) */
+    int blocked;                 /* the next request waits until the replies are written */
     int continued;               /* "100 Continue" sent for the request being read */
     int processing;              /* process() is on the stack */
     int depth, dead;             /* calls in progress; closed, to be freed when depth is 0 */
@@ -178,7 +180,23 @@ static void leave(conn *c)
     if (--c->depth == 0 && c->dead) conn_free(c);
 }
 
+/* Reading stops while enough input waits (plain sockets; TLS: the read watermark). */
+static void pause_reading(conn *c)
+{
+    if (c->tls || c->paused) return;
+    event_del(c->rd);
+    c->paused = 1;
+}
+
+static void resume_reading(conn *c)
+{
+    if (c->paused && !c->eof) event_add(c->rd, NULL);
+    c->paused = 0;
+}
+
 /* ---- writing ---- */
+
+static void process(conn *c);
 
 static void written(conn *c);
 
@@ -187,7 +205,7 @@ static void written(conn *c);
 static void flush(conn *c)
 {
     if (c->dead) return;
-    int notify = c->req.flushed || c->state == C_CLOSING;
+    int notify = c->req.flushed || c->state == C_CLOSING || c->blocked;
     if (c->tls) {
         if (notify && evbuffer_get_length(c->out) == 0)
             bufferevent_trigger(c->tls, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
@@ -231,6 +249,11 @@ static void written(conn *c)
         flushed(&c->req, c->req.flushed_arg);
         if (c->dead) return;
     }
+    if (c->blocked && evbuffer_get_length(c->out) == 0) {
+        c->blocked = 0;
+        if (c->state == C_HEAD && !c->processing) process(c);
+        if (c->dead) return;
+    }
     if (c->state != C_CLOSING || evbuffer_get_length(c->out)) return;
     if (c->tls) {
         conn_close(c);
@@ -243,8 +266,7 @@ static void written(conn *c)
         conn_close(c);
         return;
     }
-    if (c->paused) event_add(c->rd, NULL);
-    c->paused = 0;
+    resume_reading(c);
     arm(c, LINGER_SECONDS);
 }
 
@@ -276,8 +298,6 @@ static void put_head(hreq *r, int status, long long length)
     evbuffer_add(c->out, head, (size_t)n + 2);
 }
 
-static void process(conn *c);
-
 /* The reply is made: the connection reads the next request, or closes once it is out. */
 static void end_request(conn *c)
 {
@@ -291,8 +311,7 @@ static void end_request(conn *c)
         c->state = C_HEAD;
         c->head_started = 0;
         arm(c, c->srv->lim.idle_timeout);
-        if (c->paused) event_add(c->rd, NULL);
-        c->paused = 0;
+        resume_reading(c);
     }
     flush(c);
     if (c->state == C_HEAD && !c->processing) process(c);
@@ -375,6 +394,13 @@ static void process(conn *c)
             if (c->eof) conn_close(c);
             break;
         }
+        /* A client that pipelines without reading its replies is served no further
+         * until they are out: its buffers stay bounded. */
+        if (evbuffer_get_length(c->out) > OUT_HIGH) {
+            c->blocked = 1;
+            if (len >= c->srv->max_buffered) pause_reading(c);
+            break;
+        }
         if (!c->head_started) {
             c->head_started = 1;
             arm(c, lim->header_timeout);
@@ -450,10 +476,8 @@ static void received(conn *c)
     case C_BUSY:
         if (c->eof) conn_close(c);      /* the client left while its request was served */
         else if (c->req.refused) evbuffer_drain(c->in, evbuffer_get_length(c->in));
-        else if (!c->tls && evbuffer_get_length(c->in) >= c->srv->max_buffered) {
-            event_del(c->rd);           /* a pipelining client waits for its replies */
-            c->paused = 1;
-        }
+        else if (evbuffer_get_length(c->in) >= c->srv->max_buffered)
+            pause_reading(c);           /* a pipelining client waits for its replies */
         break;
     case C_CLOSING:
     case C_LINGER:

@@ -194,6 +194,18 @@ echo "# trickled head of a second request: connection open $(cat "$T/trickle.ms"
 check "a trickled head of a later request is cut off within 6 s (header_timeout 2 s)" \
   test "$(cat "$T/trickle.ms")" -le 6000
 
+# ---- a client that pipelines and does not read: served as it reads, nothing lost ----
+(
+  exec 3<>"/dev/tcp/127.0.0.1/$ARENA_PORT" || exit 2
+  for i in $(seq 299); do printf 'GET /arena.js HTTP/1.1\r\nHost: x\r\n\r\n'; done >&3
+  printf 'GET /arena.js HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&3
+  sleep 1
+  timeout 20 cat <&3 >"$T/flood"
+)
+expect_eq "300 pipelined requests for a 14 KB file, read a second later: 300 replies" "$(grep -ac '^HTTP/1.1 200' "$T/flood")" 300
+# (the same head each time, and "Connection: close" on the last: 19 bytes)
+expect_eq "... and every byte of them" "$(stat -c %s "$T/flood")" "$(( $(sed -n '1,/^\r$/p' "$T/flood" | wc -c) * 300 + 19 + $(stat -c %s web/arena.js) * 300 ))"
+
 # ---- limits and garbage ----
 long=$(head -c 9000 /dev/zero | tr '\0' a)
 raw long_url "GET /api/leaderboard?x=$long HTTP/1.1\r\nHost: x\r\n\r\n"
