@@ -506,7 +506,7 @@ int main(void)
     fflush(stdout);
     snprintf(cmd, sizeof cmd, "redis-benchmark -p %d -t incr -n 100000 -c 64 --csv 2>/dev/null", rp.port);
     double incr = popen_rate(cmd, "\"INCR\",\"");
-    printf("  baseline redis-benchmark INCR (64 clients, same server): %.0f requests/s; ratio %.2f (target >= 0.5); libevent client: %.2f\n",
+    printf("  baseline redis-benchmark INCR (64 clients, same server, appendfsync everysec as for the votes): %.0f requests/s; ratio %.2f (target >= 0.5); libevent client: %.2f\n",
            incr, incr > 0 ? wrk_s / incr : 0, incr > 0 ? votes_s / incr : 0);
     double writes = vote_writes_rate(&rp);
     printf("  a vote's Redis work alone (redis-benchmark, 64 clients: read a battle hash, XADD the record, two HSETs, in one script): "
