@@ -215,12 +215,38 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
 /* r's command to hiredis, formatted with one allocation (hiredis's own Argv call builds
  * the text with an sds append per argument). */
+/* "<mark><n>\r\n" at p; the bytes written. */
+static size_t put_count(char *p, char mark, size_t n)
+{
+    char digits[24];
+    size_t k = 0;
+    do digits[k++] = (char)('0' + n % 10); while ((n /= 10));
+    p[0] = mark;
+    for (size_t i = 0; i < k; i++) p[1 + i] = digits[k - 1 - i];
+    p[1 + k] = '\r';
+    p[2 + k] = '\n';
+    return k + 3;
+}
+
+/* The command in RESP, written here rather than by redisFormatCommandArgv, which spends a
+ * sprintf on every argument's length: on the vote path that was a seventh of the request
+ * loop's instructions. Small commands are formatted on the stack. */
 static int send_argv(redisAsyncContext *ac, req *r)
 {
-    char *cmd = NULL;
-    int len = redisFormatCommandArgv(&cmd, r->argc, r->argv, r->argvlen);
-    int ok = len >= 0 && redisAsyncFormattedCommand(ac, on_reply, r, cmd, (size_t)len) == REDIS_OK;
-    redisFreeCommand(cmd);
+    size_t need = 24;
+    for (int i = 0; i < r->argc; i++) need += r->argvlen[i] + 27;
+    char small[4096], *buf = need <= sizeof small ? small : malloc(need);
+    if (!buf) return -1;
+    size_t n = put_count(buf, '*', (size_t)r->argc);
+    for (int i = 0; i < r->argc; i++) {
+        n += put_count(buf + n, '$', r->argvlen[i]);
+        memcpy(buf + n, r->argv[i], r->argvlen[i]);
+        n += r->argvlen[i];
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+    }
+    int ok = redisAsyncFormattedCommand(ac, on_reply, r, buf, n) == REDIS_OK;
+    if (buf != small) free(buf);
     return ok ? 0 : -1;
 }
 

@@ -282,20 +282,49 @@ static const char *http_date(hreq_server *srv)
     return srv->date;
 }
 
-/* The reply's head: status line, Date, the handler's fields, the framing, the connection. */
+static char *put_text(char *p, const char *text, size_t n)
+{
+    memcpy(p, text, n);
+    return p + n;
+}
+
+static char *put_decimal(char *p, unsigned long long v)
+{
+    char digits[24];
+    size_t k = 0;
+    do digits[k++] = (char)('0' + v % 10); while ((v /= 10));
+    while (k) *p++ = digits[--k];
+    return p;
+}
+
+#define PUT(p, literal) put_text(p, literal, sizeof literal - 1)
+
+/* The reply's head: status line, Date, the handler's fields, the framing, the connection.
+ * Written without printf: it is on every reply. */
 static void put_head(hreq *r, int status, long long length)
 {
     conn *c = r->c;
-    char head[REPLY_FIELDS + 256];
-    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status, hreq_reason(status), http_date(c->srv));
-    memcpy(head + n, r->fields, r->n_fields);
-    n += (int)r->n_fields;
-    if (length >= 0) n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %lld\r\n", length);
-    else if (r->chunked) n += snprintf(head + n, sizeof head - (size_t)n, "Transfer-Encoding: chunked\r\n");
-    if (!r->keep_alive) n += snprintf(head + n, sizeof head - (size_t)n, "Connection: close\r\n");
-    else if (r->head.minor == 0) n += snprintf(head + n, sizeof head - (size_t)n, "Connection: keep-alive\r\n");
-    memcpy(head + n, "\r\n", 2);
-    evbuffer_add(c->out, head, (size_t)n + 2);
+    char head[REPLY_FIELDS + 256], *p = head;
+    const char *reason = hreq_reason(status);
+    p = PUT(p, "HTTP/1.1 ");
+    p = put_decimal(p, (unsigned long long)status);
+    *p++ = ' ';
+    p = put_text(p, reason, strlen(reason));
+    p = PUT(p, "\r\nDate: ");
+    p = put_text(p, http_date(c->srv), strlen(c->srv->date));
+    p = PUT(p, "\r\n");
+    p = put_text(p, r->fields, r->n_fields);
+    if (length >= 0) {
+        p = PUT(p, "Content-Length: ");
+        p = put_decimal(p, (unsigned long long)length);
+        p = PUT(p, "\r\n");
+    } else if (r->chunked) {
+        p = PUT(p, "Transfer-Encoding: chunked\r\n");
+    }
+    if (!r->keep_alive) p = PUT(p, "Connection: close\r\n");
+    else if (r->head.minor == 0) p = PUT(p, "Connection: keep-alive\r\n");
+    p = PUT(p, "\r\n");
+    evbuffer_add(c->out, head, (size_t)(p - head));
 }
 
 /* The reply is made: the connection reads the next request, or closes once it is out. */
@@ -714,6 +743,14 @@ const char *hreq_body(const hreq *req, size_t *len)
 /* ---- the reply ---- */
 
 struct evbuffer *hreq_output(hreq *req) { return req->c->body; }
+
+int hreq_add_fields(hreq *req, const char *lines, size_t n)
+{
+    if (req->n_fields + n > sizeof req->fields) return -1;
+    memcpy(req->fields + req->n_fields, lines, n);
+    req->n_fields += n;
+    return 0;
+}
 
 int hreq_add_header(hreq *req, const char *name, const char *value)
 {

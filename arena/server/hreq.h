@@ -69,6 +69,9 @@ const char *hreq_peer(const hreq *req);          /* the peer's address, numeric 
 struct evbuffer *hreq_output(hreq *req);
 /* A field for the reply's head; -1 when it does not fit or holds CR or LF. */
 int hreq_add_header(hreq *req, const char *name, const char *value);
+/* Fields already written as "Name: value\r\n" lines, n bytes, for fields the server
+ * itself fixes (not checked: never pass client text); -1 when they do not fit. */
+int hreq_add_fields(hreq *req, const char *lines, size_t n);
 /* The whole reply: status, the fields added, Content-Length, then body (NULL: the output
  * buffer); body's contents are moved out. HEAD gets the head alone. Ends the request. */
 void hreq_reply(hreq *req, int status, struct evbuffer *body);

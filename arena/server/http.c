@@ -20,10 +20,12 @@
 
 void http_headers(hreq *req, const char *content_type)
 {
-    hreq_add_header(req, "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
-    hreq_add_header(req, "X-Content-Type-Options", "nosniff");
-    hreq_add_header(req, "X-Frame-Options", "DENY");
-    hreq_add_header(req, "Referrer-Policy", "no-referrer");
+    static const char security[] =
+        "Content-Security-Policy: default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        "X-Frame-Options: DENY\r\n"
+        "Referrer-Policy: no-referrer\r\n";
+    hreq_add_fields(req, security, sizeof security - 1);
     if (content_type) hreq_add_header(req, "Content-Type", content_type);
 }
 
