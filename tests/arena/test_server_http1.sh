@@ -206,6 +206,17 @@ expect_eq "300 pipelined requests for a 14 KB file, read a second later: 300 rep
 # (the same head each time, and "Connection: close" on the last: 19 bytes)
 expect_eq "... and every byte of them" "$(stat -c %s "$T/flood")" "$(( $(sed -n '1,/^\r$/p' "$T/flood" | wc -c) * 300 + 19 + $(stat -c %s web/arena.js) * 300 ))"
 
+# ---- vote bodies: plain ones are read by jflat, the rest by jansson; the answers agree ----
+vote_status() { curl -s -o "$T/vote.body" -w '%{http_code} ' -X POST --data-binary "$1" "$U/api/battles/b1/vote"; jq -r .error.code "$T/vote.body"; }
+expect_eq "plain vote body, forged token: 403 bad_token" "$(vote_status '{"winner": "a", "token": "1.00"}')" "403 bad_token"
+expect_eq "the same with an escape (jansson): 403 bad_token" "$(vote_status '{"winner": "\u0061", "token": "1.00"}')" "403 bad_token"
+expect_eq "a 300-byte token: 403 bad_token" "$(vote_status "{\"winner\": \"a\", \"token\": \"$(head -c 300 /dev/zero | tr '\0' 1)\"}")" "403 bad_token"
+expect_eq "duplicate winner: 400 malformed" "$(vote_status '{"winner": "a", "winner": "b", "token": "1.00"}')" "400 malformed"
+expect_eq "no token: 400 malformed" "$(vote_status '{"winner": "a"}')" "400 malformed"
+expect_eq "a numeric token: 400 malformed" "$(vote_status '{"winner": "a", "token": 5}')" "400 malformed"
+expect_eq "an unknown winner: 400 malformed" "$(vote_status '{"winner": "c", "token": "1.00"}')" "400 malformed"
+expect_eq "not JSON: 400 malformed" "$(vote_status '{"winner": "a",')" "400 malformed"
+
 # ---- limits and garbage ----
 long=$(head -c 9000 /dev/zero | tr '\0' a)
 raw long_url "GET /api/leaderboard?x=$long HTTP/1.1\r\nHost: x\r\n\r\n"
