@@ -101,7 +101,7 @@ struct board {
     const st_table *table;
     board_ci ci;
     int rounds, threads, debounce_ms;
-    double ci_max_share;
+    double ci_max_share, ci_min_period;
     unsigned long seed;
     char *anchor_model;
     double anchor_value;
@@ -532,8 +532,10 @@ static double mono_now(void)
 /* The interval thread: one job at a time, always the newest (a job is never cancelled
  * for a newer one, so intervals keep coming under a steady stream of votes). After a job
  * of T seconds it rests T (1 - share) / share before the next, so a bootstrap never takes
- * more than ci_max_share of a core from the server under load; jobs that arrive meanwhile
- * are replaced by newer ones, and the rest only delays intervals, never points. */
+ * more than ci_max_share of a core from the server under load, and at least until
+ * ci_min_period has passed since the job started (intervals move little between two
+ * recomputations a fraction of a second apart); jobs that arrive meanwhile are replaced
+ * by newer ones, and the rest only delays intervals, never points. */
 static void *ci_worker(void *arg)
 {
     board *b = arg;
@@ -553,7 +555,8 @@ static void *ci_worker(void *arg)
         double t0 = mono_now();
         intervals *iv[2];
         for (int a = 0; a < 2; a++) iv[a] = job[a] ? compute_intervals(b, job[a], gen) : NULL;
-        rest_until = mono_after((mono_now() - t0) * (1 - b->ci_max_share) / b->ci_max_share);
+        double took = mono_now() - t0, rest = took * (1 - b->ci_max_share) / b->ci_max_share;
+        rest_until = mono_after(rest > b->ci_min_period - took ? rest : b->ci_min_period - took);
         pthread_mutex_lock(&b->mu);
         for (int a = 0; a < 2; a++) {
             intervals_free(b->res[a]);
@@ -580,8 +583,8 @@ board *board_new(const board_opts *o, char *err, size_t errlen)
         o = &def;
     }
     if (o->bootstrap_rounds < 1 || o->debounce_ms < 0 || o->threads < 0 || (o->n_models && !o->models) ||
-        !(o->ci_max_share > 0 && o->ci_max_share <= 1)) {
-        snprintf(err, errlen, "bad board options (rounds >= 1, debounce >= 0, threads >= 0, 0 < ci_max_share <= 1)");
+        !(o->ci_max_share > 0 && o->ci_max_share <= 1) || !(o->ci_min_period >= 0)) {
+        snprintf(err, errlen, "bad board options (rounds >= 1, debounce >= 0, threads >= 0, 0 < ci_max_share <= 1, ci_min_period >= 0)");
         return NULL;
     }
     board *b = calloc(1, sizeof *b);
@@ -600,6 +603,7 @@ board *board_new(const board_opts *o, char *err, size_t errlen)
     b->threads = o->threads;
     b->debounce_ms = o->debounce_ms;
     b->ci_max_share = o->ci_max_share;
+    b->ci_min_period = o->ci_min_period;
     b->seed = o->seed;
     b->anchor_value = o->anchor_value;
     b->last_tstamp[0] = b->last_tstamp[1] = NAN;

@@ -76,6 +76,8 @@ typedef struct board_opts {
     double ci_max_share;                  /* 0.25: under a steady stream of votes the
                                              interval thread rests between jobs so that it
                                              uses at most this share of one core */
+    double ci_min_period;                 /* 0: seconds from one interval job's start to
+                                             the next's, at least (the server's config: 2) */
     const char *anchor_model;             /* BT anchor (arena-ratings' --anchor); NULL */
     double anchor_value;
 } board_opts;

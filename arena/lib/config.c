@@ -51,6 +51,7 @@ static const field config_fields[] = {
     {"board.ci_method", F_STR, C(ci_method), 0, 0},
     {"board.bootstrap_rounds", F_INT, C(bootstrap_rounds), 1, 100000},
     {"board.ci_max_share", F_DBL, C(ci_max_share), 0.01, 1},
+    {"board.ci_min_period", F_DBL, C(ci_min_period), 0, 3600},
     {"board.static_table", F_STR, C(static_table), 0, 0},
     {"board.static_key_column", F_STR, C(static_key_column), 0, 0},
     {"board.static_score_column", F_STR, C(static_score_column), 0, 0},
@@ -205,6 +206,7 @@ static int defaults(cfg_config *c)
     c->health_interval = 5;
     c->bootstrap_rounds = 200;
     c->ci_max_share = 0.25;
+    c->ci_min_period = 2;
     if (set_string(&c->path, "(defaults)") || set_string(&c->host, "127.0.0.1") ||
         set_string(&c->redis_url, "redis://127.0.0.1:6379/0") || set_string(&c->sentinel_master, "arena") ||
         set_string(&c->ci_method, "bootstrap") || set_string(&c->static_key_column, "model") ||

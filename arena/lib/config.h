@@ -67,6 +67,7 @@ typedef struct cfg_config {
     char *ci_method;                  /* "bootstrap" or "sandwich" */
     int   bootstrap_rounds;           /* 200 */
     double ci_max_share;              /* 0.25: at most this share of a core for intervals */
+    double ci_min_period;             /* 2: seconds between interval recomputations, at least */
     char *static_table;               /* CSV path, or NULL for none */
     char *static_key_column;          /* "model" */
     char *static_score_column;        /* "average" */

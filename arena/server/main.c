@@ -234,6 +234,7 @@ static int setup_models(server *s, char *err, size_t errlen)
     bo.static_table = s->static_table;
     bo.bootstrap_rounds = c->bootstrap_rounds;
     bo.ci_max_share = c->ci_max_share;
+    bo.ci_min_period = c->ci_min_period;
     if (board_parse_ci(c->ci_method, &bo.ci) < 0) { snprintf(err, errlen, "%s: field board.ci_method: unknown", c->path); goto out; }
     if (!(s->board = board_new(&bo, err, errlen))) goto out;
     rc = 0;

@@ -293,6 +293,26 @@ int main(void)
     double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     CHECK(took < 10, "board_free cancels a running bootstrap (%.2f s in all)", took);
 
+    /* ci_min_period: the next interval job starts no sooner than that after the last one
+     * started (a lower bound, so this holds however slow the machine is). */
+    board_opts spaced;
+    board_opts_default(&spaced);
+    spaced.ci_min_period = 1;
+    spaced.debounce_ms = 0;
+    board *pb = board_new(&spaced, err, sizeof err);
+    store_vote_record first = record_of(&votes[0]);
+    board_add_vote(pb, &first);
+    board_sync(pb);                     /* the first job: no rest before it */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    board_add_vote(pb, &late);
+    board_sync(pb);                     /* the second waits out the period */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double waited = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    CHECK(waited >= 0.5, "intervals recomputed no more often than ci_min_period (next after %.2f s)", waited);
+    board_free(pb);
+    spaced.ci_min_period = -1;
+    CHECK(board_new(&spaced, err, sizeof err) == NULL, "a negative ci_min_period refused");
+
     board_opts bad;
     board_opts_default(&bad);
     bad.bootstrap_rounds = 0;

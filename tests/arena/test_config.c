@@ -53,6 +53,9 @@ int main(void)
         CHECK(c->ci_max_share == 0.25 && cfg_set(c, "board.ci_max_share", "0.5", err, sizeof err) == 0 &&
               c->ci_max_share == 0.5 && cfg_set(c, "board.ci_max_share", "0", err, sizeof err) < 0,
               "board.ci_max_share: default 0.25, 0.5 taken, 0 refused: %s", err);
+        CHECK(c->ci_min_period == 2 && cfg_set(c, "board.ci_min_period", "0", err, sizeof err) == 0 &&
+              c->ci_min_period == 0 && cfg_set(c, "board.ci_min_period", "-1", err, sizeof err) < 0,
+              "board.ci_min_period: default 2, 0 taken, -1 refused: %s", err);
         CHECK(cfg_set(c, "nope", "1", err, sizeof err) < 0, "unknown flag field");
         CHECK(cfg_set(c, "listen.tls_cert", "cert.pem", err, sizeof err) == 0 && cfg_check(c, err, sizeof err) < 0 &&
               strstr(err, "tls_key"), "TLS files come in pairs: %s", err);
