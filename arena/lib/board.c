@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -539,6 +542,10 @@ static double mono_now(void)
 static void *ci_worker(void *arg)
 {
     board *b = arg;
+    /* The lowest priority (Linux: per thread, and inherited by the bootstrap's threads):
+     * on a busy machine a bootstrap takes only CPU that nothing else wants, so no request
+     * waits behind one. Best effort: without it the rest above still bounds the share. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     struct timespec rest_until = mono_after(0);
     pthread_mutex_lock(&b->mu);
     while (!b->stop) {

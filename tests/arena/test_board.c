@@ -2,6 +2,7 @@
  * (bt_fit, elo_fit, intervals, static join), the anonymous board's exclusions (named
  * battles, identity leaks), its documents (JSON, CSV, matrices), caching and liveness. */
 #include <math.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,28 @@ static int compare_with_direct(board *b, const vote *votes, size_t n, int anony,
     rt_data_free(d);
     rt_free(acc);
     return ok;
+}
+
+/* How many of this process's threads run at that nice value (field 19 of their stat). */
+static int threads_at_nice(int nice)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d))) {
+        char path[300], line[1024];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = e->d_name[0] == '.' ? NULL : fopen(path, "r");
+        if (!f) continue;
+        const char *p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
+        fclose(f);
+        int field = 2, value = 0;
+        for (; p && *p && field < 19; p++)
+            if (*p == ' ') field++;
+        if (p && sscanf(p, "%d", &value) == 1 && value == nice) n++;
+    }
+    if (d) closedir(d);
+    return n;
 }
 
 int main(void)
@@ -309,6 +332,7 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double waited = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     CHECK(waited >= 0.5, "intervals recomputed no more often than ci_min_period (next after %.2f s)", waited);
+    CHECK(threads_at_nice(19) >= 1, "the interval thread runs at nice 19");
     board_free(pb);
     spaced.ci_min_period = -1;
     CHECK(board_new(&spaced, err, sizeof err) == NULL, "a negative ci_min_period refused");
