@@ -43,7 +43,7 @@ typedef struct conn conn;
 
 struct hreq {
     conn *c;
-    h1_request head;             /* slices into c->raw, each NUL-terminated */
+    h1_request head;             /* slices into c->head, each NUL-terminated */
     int refused;
     const char *why;
     const char *query;           /* NULL when the target has no '?' */
@@ -64,7 +64,7 @@ struct conn {
     struct event *rd, *wr;       /* plain connections only */
     struct event *timer;         /* request deadline, keep-alive idle, linger */
     struct evbuffer *in, *out;   /* plain: the connection's own; TLS: the bufferevent's */
-    struct evbuffer *body;       /* hreq_output */
+    struct evbuffer *reply;      /* hreq_output */
     conn_state state;
     int head_started;            /* bytes of the next request arrived: its deadline runs */
     int eof;                     /* the client has finished sending */
@@ -73,8 +73,10 @@ struct conn {
     int continued;               /* "100 Continue" sent for the request being read */
     int processing;              /* process() is on the stack */
     int depth, dead;             /* calls in progress; closed, to be freed when depth is 0 */
-    char *raw;                   /* the request being served, head and body */
-    size_t raw_cap;
+    char *head;                  /* the head being read or served, copied out of in */
+    size_t head_cap;
+    char *body;                  /* its body (chunked: decoded) */
+    size_t body_cap;
     char peer[INET6_ADDRSTRLEN];
     conn *prev, *next;
     hreq req;
@@ -143,8 +145,9 @@ static void conn_free(conn *c)
         if (c->out) evbuffer_free(c->out);
         if (c->fd >= 0) evutil_closesocket(c->fd);
     }
-    if (c->body) evbuffer_free(c->body);
-    free(c->raw);
+    if (c->reply) evbuffer_free(c->reply);
+    free(c->head);
+    free(c->body);
     free(c);
 }
 
@@ -333,7 +336,7 @@ static void end_request(conn *c)
     hreq *r = &c->req;
     r->gone = r->flushed = NULL;
     r->n_fields = 0;
-    evbuffer_drain(c->body, evbuffer_get_length(c->body));
+    evbuffer_drain(c->reply, evbuffer_get_length(c->reply));
     if (!r->keep_alive || c->eof) {
         c->state = C_CLOSING;
     } else {
@@ -348,32 +351,32 @@ static void end_request(conn *c)
 
 /* ---- reading ---- */
 
-static int reserve_raw(conn *c, size_t n)
+/* *buf holds at least n bytes (its contents are not kept). */
+static int reserve(char **buf, size_t *cap, size_t n)
 {
-    if (n <= c->raw_cap) return 0;
-    char *p = realloc(c->raw, n);
+    if (n <= *cap) return 0;
+    char *p = malloc(n);
     if (!p) return -1;
-    c->raw = p;
-    c->raw_cap = n;
+    free(*buf);
+    *buf = p;
+    *cap = n;
     return 0;
 }
 
-/* Reads the head held in c->raw[0..head_len) again (its slices then point there) and
- * makes each slice a C string: the bytes after them (' ', '?', ':', CR, LF) are free. */
-static void settle_head(conn *c, size_t head_len)
+/* Makes each slice of the head parsed in c->head a C string: the bytes after them (' ',
+ * '?', ':', CR, LF) are free. */
+static void terminate_head(conn *c)
 {
     hreq *r = &c->req;
     h1_request *h = &r->head;
-    size_t n;
-    h1_parse(c->raw, head_len, head_len, h, &n, NULL);
+    char *head = c->head;
     int has_query = h->query.p != h->path.p + h->path.n;
-    char *raw = c->raw;
-    raw[h->method_text.p - raw + h->method_text.n] = '\0';
-    raw[h->path.p - raw + h->path.n] = '\0';
-    raw[h->query.p - raw + h->query.n] = '\0';
+    head[h->method_text.p - head + h->method_text.n] = '\0';
+    head[h->path.p - head + h->path.n] = '\0';
+    head[h->query.p - head + h->query.n] = '\0';
     for (size_t i = 0; i < h->n_headers; i++) {
-        raw[h->headers[i].name.p - raw + h->headers[i].name.n] = '\0';
-        raw[h->headers[i].value.p - raw + h->headers[i].value.n] = '\0';
+        head[h->headers[i].name.p - head + h->headers[i].name.n] = '\0';
+        head[h->headers[i].value.p - head + h->headers[i].value.n] = '\0';
     }
     r->query = has_query ? h->query.p : NULL;
 }
@@ -392,13 +395,12 @@ static void dispatch(conn *c, int refused, const char *why)
 }
 
 /* A request the layer will not serve: the handler answers it, then the connection
- * closes. head_len is that of a head that was read (0: none could be). */
-static void refuse(conn *c, int status, const char *why, size_t head_len)
+ * closes. parsed: the head in c->head was read (else none could be). */
+static void refuse(conn *c, int status, const char *why, int parsed)
 {
     hreq *r = &c->req;
-    if (head_len && reserve_raw(c, head_len + 1) == 0) {
-        evbuffer_remove(c->in, c->raw, head_len);
-        settle_head(c, head_len);
+    if (parsed) {
+        terminate_head(c);
     } else {
         memset(&r->head, 0, sizeof r->head);
         r->head.minor = 1;
@@ -434,15 +436,19 @@ static void process(conn *c)
             c->head_started = 1;
             arm(c, lim->header_timeout);
         }
+        /* The head is read in a copy of its own, once (a copy of up to max_head bytes
+         * costs less than parsing twice), and its slices stay there while it is served. */
         size_t look = len < lim->max_head ? len : lim->max_head;
-        const char *p = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)look), *why = NULL;
+        if (reserve(&c->head, &c->head_cap, look + 1) < 0) { conn_close(c); break; }
+        evbuffer_copyout(c->in, c->head, look);
         h1_request *h = &c->req.head;
-        h1_status st = h1_parse(p, look, lim->max_head, h, &head_len, &why);
+        const char *why = NULL;
+        h1_status st = h1_parse(c->head, look, lim->max_head, h, &head_len, &why);
         if (st == H1_INCOMPLETE) {
             if (c->eof) conn_close(c);
             break;
         }
-        if (st == H1_TOO_LARGE && !memchr(p, '\n', look)) {
+        if (st == H1_TOO_LARGE && !memchr(c->head, '\n', look)) {
             refuse(c, 414, "the request target is too long", 0);
             continue;
         }
@@ -452,24 +458,23 @@ static void process(conn *c)
         }
         if (h->chunked) {
             size_t have = len < c->srv->max_buffered ? len : c->srv->max_buffered;
-            if (reserve_raw(c, head_len + lim->max_body + 1) < 0) { conn_close(c); break; }
-            p = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)have);
-            st = h1_dechunk(c->raw + head_len, p + head_len, have - head_len, lim->max_body, &consumed, &body_len, &why);
+            if (reserve(&c->body, &c->body_cap, lim->max_body + 1) < 0) { conn_close(c); break; }
+            const char *p = (const char *)evbuffer_pullup(c->in, (ev_ssize_t)have);
+            st = h1_dechunk(c->body, p + head_len, have - head_len, lim->max_body, &consumed, &body_len, &why);
             if (st == H1_INCOMPLETE && have == c->srv->max_buffered) st = H1_TOO_LARGE;
             if (st == H1_INCOMPLETE) {
                 if (c->eof) conn_close(c);
                 break;
             }
             if (st != H1_OK) {
-                refuse(c, st == H1_TOO_LARGE ? 413 : 400, st == H1_TOO_LARGE ? c->srv->too_large : why, head_len);
+                refuse(c, st == H1_TOO_LARGE ? 413 : 400, st == H1_TOO_LARGE ? c->srv->too_large : why, 1);
                 continue;
             }
-            memcpy(c->raw, p, head_len);
             evbuffer_drain(c->in, head_len + consumed);
         } else {
             long long cl = h->content_length < 0 ? 0 : h->content_length;
             if ((unsigned long long)cl > lim->max_body) {
-                refuse(c, 413, c->srv->too_large, head_len);
+                refuse(c, 413, c->srv->too_large, 1);
                 continue;
             }
             body_len = (size_t)cl;
@@ -483,12 +488,13 @@ static void process(conn *c)
                 if (c->eof) conn_close(c);
                 break;
             }
-            if (reserve_raw(c, head_len + body_len + 1) < 0) { conn_close(c); break; }
-            evbuffer_remove(c->in, c->raw, head_len + body_len);
+            if (reserve(&c->body, &c->body_cap, body_len + 1) < 0) { conn_close(c); break; }
+            evbuffer_drain(c->in, head_len);
+            evbuffer_remove(c->in, c->body, body_len);
         }
-        c->raw[head_len + body_len] = '\0';
-        settle_head(c, head_len);
-        c->req.body = c->raw + head_len;
+        c->body[body_len] = '\0';
+        terminate_head(c);
+        c->req.body = c->body;
         c->req.body_len = body_len;
         dispatch(c, 0, NULL);
     }
@@ -641,7 +647,7 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd, struct socka
     const void *addr = sa->sa_family == AF_INET6 ? (const void *)&((struct sockaddr_in6 *)sa)->sin6_addr
                                                  : (const void *)&((struct sockaddr_in *)sa)->sin_addr;
     if (!evutil_inet_ntop(sa->sa_family, addr, c->peer, sizeof c->peer)) strcpy(c->peer, "-");
-    if (!(c->timer = evtimer_new(base, on_timer, c)) || !(c->body = evbuffer_new()) ||
+    if (!(c->timer = evtimer_new(base, on_timer, c)) || !(c->reply = evbuffer_new()) ||
         (srv->tls ? setup_tls(c, base) : setup_plain(c, base)) < 0) {
         conn_free(c);
         return;
@@ -742,7 +748,7 @@ const char *hreq_body(const hreq *req, size_t *len)
 
 /* ---- the reply ---- */
 
-struct evbuffer *hreq_output(hreq *req) { return req->c->body; }
+struct evbuffer *hreq_output(hreq *req) { return req->c->reply; }
 
 int hreq_add_fields(hreq *req, const char *lines, size_t n)
 {
@@ -769,7 +775,7 @@ void hreq_reply(hreq *req, int status, struct evbuffer *body)
 {
     conn *c = req->c;
     enter(c);
-    if (!body) body = c->body;
+    if (!body) body = c->reply;
     put_head(req, status, (long long)evbuffer_get_length(body));
     if (req->head.method == H1_HEAD) evbuffer_drain(body, evbuffer_get_length(body));
     else evbuffer_add_buffer(c->out, body);
