@@ -12,7 +12,10 @@
  * whose own buffers serve as the connection's.
  *
  * Calls into a connection (its events, and the reply functions handlers call) may close
- * it; the memory is released when the outermost such call returns (enter/leave). */
+ * it; the memory is released when the outermost such call returns (enter/leave). A reply
+ * function never closes the connection of a request still being served: a failed write
+ * marks it broken, and the close (with the gone callback) comes from the loop, so a
+ * handler can finish what it is doing with the request. */
 #include "hreq.h"
 
 #include <arpa/inet.h>
@@ -70,6 +73,7 @@ struct conn {
     int eof;                     /* the client has finished sending */
     int paused;                  /* reading stopped: enough is buffered (plain) */
     int blocked;                 /* the next request waits until the replies are written */
+    int broken;                  /* a write failed: the loop closes the connection */
     int continued;               /* "100 Continue" sent for the request being read */
     int processing;              /* process() is on the stack */
     int depth, dead;             /* calls in progress; closed, to be freed when depth is 0 */
@@ -214,8 +218,10 @@ static void flush(conn *c)
             bufferevent_trigger(c->tls, EV_WRITE, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
         return;
     }
+    if (c->broken) return;
     if (evbuffer_get_length(c->out) && evbuffer_write(c->out, c->fd) < 0 && errno != EAGAIN && errno != EINTR) {
-        conn_close(c);
+        c->broken = 1;
+        event_active(c->wr, EV_WRITE, 1);
         return;
     }
     if (evbuffer_get_length(c->out)) {
@@ -232,8 +238,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 {
     conn *c = arg;
     enter(c);
-    if (what & EV_TIMEOUT) {
-        conn_close(c);          /* the client stopped reading */
+    if ((what & EV_TIMEOUT) || c->broken) {
+        conn_close(c);          /* the client stopped reading, or is gone */
     } else if (evbuffer_get_length(c->out)) {
         flush(c);
     } else {
@@ -330,6 +336,17 @@ static void put_head(hreq *r, int status, long long length)
     evbuffer_add(c->out, head, (size_t)(p - head));
 }
 
+/* No request will follow: the connection closes once the replies made are out. */
+static void close_after_output(conn *c)
+{
+    if (evbuffer_get_length(c->out) == 0) {
+        conn_close(c);
+        return;
+    }
+    c->state = C_CLOSING;
+    flush(c);
+}
+
 /* The reply is made: the connection reads the next request, or closes once it is out. */
 static void end_request(conn *c)
 {
@@ -337,7 +354,7 @@ static void end_request(conn *c)
     r->gone = r->flushed = NULL;
     r->n_fields = 0;
     evbuffer_drain(c->reply, evbuffer_get_length(c->reply));
-    if (!r->keep_alive || c->eof) {
+    if (!r->keep_alive) {
         c->state = C_CLOSING;
     } else {
         c->state = C_HEAD;
@@ -389,7 +406,7 @@ static void dispatch(conn *c, int refused, const char *why)
     c->continued = 0;
     r->refused = refused;
     r->why = why;
-    r->keep_alive = !refused && r->head.keep_alive && !c->eof;
+    r->keep_alive = !refused && r->head.keep_alive;
     r->chunked = 0;
     c->srv->on_request(r, c->srv->arg);
 }
@@ -422,7 +439,7 @@ static void process(conn *c)
     while (c->state == C_HEAD && !c->dead) {
         size_t len = evbuffer_get_length(c->in), head_len, consumed, body_len;
         if (len == 0) {
-            if (c->eof) conn_close(c);
+            if (c->eof) close_after_output(c);   /* requests sent before the end are all answered */
             break;
         }
         /* A client that pipelines without reading its replies is served no further
@@ -445,7 +462,7 @@ static void process(conn *c)
         const char *why = NULL;
         h1_status st = h1_parse(c->head, look, lim->max_head, h, &head_len, &why);
         if (st == H1_INCOMPLETE) {
-            if (c->eof) conn_close(c);
+            if (c->eof) close_after_output(c);
             break;
         }
         if (st == H1_TOO_LARGE && !memchr(c->head, '\n', look)) {
@@ -463,7 +480,7 @@ static void process(conn *c)
             st = h1_dechunk(c->body, p + head_len, have - head_len, lim->max_body, &consumed, &body_len, &why);
             if (st == H1_INCOMPLETE && have == c->srv->max_buffered) st = H1_TOO_LARGE;
             if (st == H1_INCOMPLETE) {
-                if (c->eof) conn_close(c);
+                if (c->eof) close_after_output(c);
                 break;
             }
             if (st != H1_OK) {
@@ -485,7 +502,7 @@ static void process(conn *c)
                     evbuffer_add(c->out, cont, sizeof cont - 1);
                     flush(c);
                 }
-                if (c->eof) conn_close(c);
+                if (c->eof) close_after_output(c);
                 break;
             }
             if (reserve(&c->body, &c->body_cap, body_len + 1) < 0) { conn_close(c); break; }
@@ -509,8 +526,11 @@ static void received(conn *c)
         process(c);
         break;
     case C_BUSY:
-        if (c->eof) conn_close(c);      /* the client left while its request was served */
-        else if (c->req.refused) evbuffer_drain(c->in, evbuffer_get_length(c->in));
+        /* An end of input is a half-close as much as a departure: the reply still goes
+         * out (the connection closes after it), and a client that is gone shows when a
+         * write fails. */
+        if (c->eof) break;
+        if (c->req.refused) evbuffer_drain(c->in, evbuffer_get_length(c->in));
         else if (evbuffer_get_length(c->in) >= c->srv->max_buffered)
             pause_reading(c);           /* a pipelining client waits for its replies */
         break;
@@ -563,8 +583,12 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     conn *c = arg;
     (void)fd, (void)what;
     enter(c);
-    if (c->state == C_HEAD && c->head_started) c->srv->slow_clients++;
-    conn_close(c);
+    if (c->state == C_HEAD && !c->head_started && evbuffer_get_length(c->out)) {
+        arm(c, c->srv->lim.idle_timeout);   /* still sending replies: the write deadline watches that */
+    } else {
+        if (c->state == C_HEAD && c->head_started) c->srv->slow_clients++;
+        conn_close(c);
+    }
     leave(c);
 }
 
@@ -830,7 +854,7 @@ void hreq_abort(hreq *req)
 {
     conn *c = req->c;
     enter(c);
-    req->gone = NULL;   /* the handler knows */
+    req->gone = req->flushed = NULL;   /* the handler knows */
     conn_close(c);
     leave(c);
 }

@@ -14,9 +14,15 @@
  *
  * Ownership: the layer owns every connection and request. A request is the handler's from
  * on_request until its reply ends (hreq_reply, hreq_end, hreq_abort) or until the client
- * leaves; a handler that answers later must watch the request (hreq_on_gone) and not touch
- * it after its gone callback ran. Slices and strings read from a request stay valid until
- * its reply ends. */
+ * is gone; a handler that answers later must watch the request (hreq_on_gone) and not
+ * touch it after its gone callback ran. The gone callback only ever runs from the event
+ * loop, never inside a reply function, so a handler may finish a sequence of calls on a
+ * request it holds. Slices and strings read from a request stay valid until its reply
+ * ends.
+ *
+ * A client that ends its input (half-close) still gets the replies to every request it
+ * sent before; the connection closes after them. A client is gone when a write to it
+ * fails, when it stops reading for idle_timeout, or when the server shuts down. */
 #ifndef ARENA_HREQ_H
 #define ARENA_HREQ_H
 
@@ -77,7 +83,7 @@ int hreq_add_fields(hreq *req, const char *lines, size_t n);
 void hreq_reply(hreq *req, int status, struct evbuffer *body);
 /* A streamed reply: the head now, then chunks, then hreq_end. flushed (may be NULL) is
  * called once this chunk has been written to the socket, from the event loop; or, when
- * the client leaves first, right after the gone callback (so that a writer waiting on it
+ * the client is gone first, right after the gone callback (so that a writer waiting on it
  * can let go). */
 void hreq_start(hreq *req, int status);
 void hreq_chunk(hreq *req, struct evbuffer *data, hreq_callback flushed, void *arg);
@@ -85,8 +91,8 @@ void hreq_end(hreq *req);
 /* Closes the connection without finishing the reply (a stream that cannot be completed
  * must not look complete). Ends the request. */
 void hreq_abort(hreq *req);
-/* gone is called if the client leaves (or the server shuts down) before the reply ends;
- * gone NULL stops watching. */
+/* gone is called if the client is gone (see above) before the reply ends; gone NULL stops
+ * watching. */
 void hreq_on_gone(hreq *req, hreq_callback gone, void *arg);
 
 /* The reason phrase of a status. */

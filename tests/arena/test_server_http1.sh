@@ -2,7 +2,8 @@
 # arena-server's HTTP/1.1 connection handling, over raw sockets (bash /dev/tcp) and curl:
 # keep-alive, pipelining (replies in order, never interleaved, Content-Length honoured),
 # HTTP/1.0, HEAD, Expect: 100-continue (and its early 413), chunked request bodies, malformed
-# heads, methods the server does not serve, the head deadline on a kept-alive connection.
+# heads, methods the server does not serve, the head deadline on a kept-alive connection,
+# clients that half-close or reset (tests/arena/http1_probe.mjs), vote bodies, garbage.
 # No workers are needed: every route used here answers without one (a battle gets
 # 503 no_models once the first health probes have failed).
 . "$(dirname "$0")/../lib.sh"
@@ -216,6 +217,21 @@ expect_eq "no token: 400 malformed" "$(vote_status '{"winner": "a"}')" "400 malf
 expect_eq "a numeric token: 400 malformed" "$(vote_status '{"winner": "a", "token": 5}')" "400 malformed"
 expect_eq "an unknown winner: 400 malformed" "$(vote_status '{"winner": "c", "token": "1.00"}')" "400 malformed"
 expect_eq "not JSON: 400 malformed" "$(vote_status '{"winner": "a",')" "400 malformed"
+
+# ---- a half-close, a reset (node: bash can do neither) ----
+expect_eq "300 pipelined requests, then the client ends its input: every reply, whole" \
+  "$(timeout 30 node "$(dirname "$0")/http1_probe.mjs" halfclose "$ARENA_PORT" /arena.js 300 0)" "300 200 0"
+# Redis paused: the export is still being served when the client's end of input arrives.
+redis-cli -p "$REDIS_PORT" client pause 1000 all >/dev/null
+expect_eq "an export requested, then the client ends its input: the export still comes" \
+  "$(timeout 30 node "$(dirname "$0")/http1_probe.mjs" halfclose "$ARENA_PORT" /api/export/battles.json 1 300)" "1 200 0"
+# Redis paused: the export's first page comes after the client has reset a connection the
+# server was not reading (so only the write finds out).
+redis-cli -p "$REDIS_PORT" client pause 1500 all >/dev/null
+timeout 30 node "$(dirname "$0")/http1_probe.mjs" reset "$ARENA_PORT" >/dev/null
+sleep 2
+expect_eq "an export whose client reset the connection meanwhile: the server carries on" \
+  "$(curl -s -o /dev/null -w '%{http_code}' "$U/healthz")" 200
 
 # ---- limits and garbage ----
 long=$(head -c 9000 /dev/zero | tr '\0' a)
