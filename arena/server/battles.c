@@ -102,8 +102,29 @@ static live_battle **slot_of(server *s, const char *id)
 
 static live_battle *find(server *s, const char *id) { return *slot_of(s, id); }
 
+/* Doubles the table once it holds as many battles as buckets, so that chains stay short
+ * however many battles are live (a failed allocation keeps the old table). */
+static void grow_table(server *s)
+{
+    size_t size = s->table_size * 2;
+    live_battle **table = calloc(size, sizeof *table);
+    if (!table) return;
+    for (size_t i = 0; i < s->table_size; i++) {
+        for (live_battle *lb = s->table[i], *next; lb; lb = next) {
+            next = lb->next;
+            live_battle **p = &table[hash_str(lb->b->id) & (size - 1)];
+            lb->next = *p;
+            *p = lb;
+        }
+    }
+    free(s->table);
+    s->table = table;
+    s->table_size = size;
+}
+
 static live_battle *insert(server *s, battle *b, const char *voter)
 {
+    if (s->n_live >= s->table_size) grow_table(s);
     live_battle *lb = calloc(1, sizeof *lb);
     if (!lb) return NULL;
     lb->s = s;
