@@ -45,6 +45,7 @@ typedef struct view {
     st_match *st[N_METHODS];            /* [n]; NULL without a static table */
     st_correlation corr[N_METHODS];
     double last_vote_tstamp;            /* NAN when none */
+    long long ci_votes;                 /* the votes the intervals cover; -1: none yet */
     double updated;                     /* publish time */
     int sort_method;                    /* order_by's key while it sorts */
 } view;
@@ -366,6 +367,7 @@ static view *fit_view(board *b, rt_data *d, const intervals *iv, double last_tst
     }
     v->d = d;
     v->last_vote_tstamp = last_tstamp;
+    v->ci_votes = iv ? (long long)iv->d->n_battles : -1;
     size_t n = d->n_models, k = n ? n : 1;
     for (int m = 0; m < N_METHODS; m++) {
         v->rating[m] = calloc(k, sizeof(double));
@@ -813,6 +815,9 @@ static blob_impl *leaderboard_json(const board *b, const view *v, int m, int ano
     }
     json_object_set_new(root, "last_vote_tstamp", v ? num(v->last_vote_tstamp) : json_null());
     json_object_set_new(root, "total_votes", json_integer(v ? (json_int_t)v->d->n_battles : 0));
+    /* Intervals lag the points under load (board.ci_min_period, ci_max_share): how many
+     * of the votes they cover. */
+    json_object_set_new(root, "ci_total_votes", v && v->ci_votes >= 0 ? json_integer((json_int_t)v->ci_votes) : json_null());
     json_object_set_new(root, "updated", v ? num(v->updated) : json_null());
     return blob_from_json(root);
 }

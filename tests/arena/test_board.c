@@ -332,6 +332,10 @@ int main(void)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double waited = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     CHECK(waited >= 0.5, "intervals recomputed no more often than ci_min_period (next after %.2f s)", waited);
+    j = get_json(pb, BOARD_BT, 0);
+    CHECK(json_integer_value(json_object_get(j, "ci_total_votes")) == 2 && json_integer_value(json_object_get(j, "total_votes")) == 2,
+          "ci_total_votes: the votes the intervals cover (2 after the sync)");
+    json_decref(j);
     CHECK(threads_at_nice(19) >= 1, "the interval thread runs at nice 19");
     board_free(pb);
     spaced.ci_min_period = -1;
