@@ -213,19 +213,25 @@ static void req_free(req *r)
 
 static void on_reply(redisAsyncContext *ac, void *reply, void *privdata);
 
-/* r's command to hiredis, formatted with one allocation (hiredis's own Argv call builds
- * the text with an sds append per argument). */
+/* v in decimal at p, at least min_digits long (zeros in front); the end. Without printf:
+ * Redis commands and vote times are written on every vote. */
+static char *put_decimal(char *p, unsigned long long v, int min_digits)
+{
+    char digits[24];
+    int k = 0;
+    do digits[k++] = (char)('0' + v % 10); while ((v /= 10) || k < min_digits);
+    while (k) *p++ = digits[--k];
+    return p;
+}
+
 /* "<mark><n>\r\n" at p; the bytes written. */
 static size_t put_count(char *p, char mark, size_t n)
 {
-    char digits[24];
-    size_t k = 0;
-    do digits[k++] = (char)('0' + n % 10); while ((n /= 10));
+    char *end = put_decimal(p + 1, n, 1);
     p[0] = mark;
-    for (size_t i = 0; i < k; i++) p[1 + i] = digits[k - 1 - i];
-    p[1 + k] = '\r';
-    p[2 + k] = '\n';
-    return k + 3;
+    end[0] = '\r';
+    end[1] = '\n';
+    return (size_t)(end + 2 - p);
 }
 
 /* The command in RESP, written here rather than by redisFormatCommandArgv, which spends a
@@ -817,13 +823,9 @@ static void arg_time(args *a, double t)
     if (!(t >= 0 && t < 1e12)) { argf(a, "%.6f", t); return; }
     double whole = floor(t);
     unsigned long long us = (unsigned long long)whole * 1000000ULL + (unsigned long long)llround((t - whole) * 1e6);
-    char digits[24], *buf = a->nums[a->n_nums++], *p = buf;
-    int n = 0;
-    do digits[n++] = (char)('0' + us % 10); while ((us /= 10) || n < 7);
-    while (n > 6) *p++ = digits[--n];
+    char *buf = a->nums[a->n_nums++], *p = put_decimal(buf, us / 1000000, 1);
     *p++ = '.';
-    while (n > 0) *p++ = digits[--n];
-    *p = '\0';
+    *put_decimal(p, us % 1000000, 6) = '\0';
     arg(a, buf);
 }
 

@@ -88,7 +88,6 @@ struct conn {
 };
 
 struct hreq_server {
-    struct event_base *base;
     struct evconnlistener *listener;
     SSL_CTX *tls;
     hreq_limits lim;
@@ -156,6 +155,14 @@ static void conn_free(conn *c)
     free(c);
 }
 
+/* Runs the callback in *slot, if any, once: the slot is cleared first. */
+static void fire(hreq *r, hreq_callback *slot, void *arg)
+{
+    hreq_callback cb = *slot;
+    *slot = NULL;
+    if (cb) cb(r, arg);
+}
+
 /* Stops the connection and tells the handler, if it holds a request; the memory goes when
  * the outermost call returns. */
 static void conn_close(conn *c)
@@ -170,16 +177,8 @@ static void conn_close(conn *c)
     else c->srv->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     if (c->state != C_BUSY) return;
-    if (c->req.gone) {
-        hreq_callback gone = c->req.gone;
-        c->req.gone = NULL;
-        gone(&c->req, c->req.gone_arg);
-    }
-    if (c->req.flushed) {
-        hreq_callback flushed = c->req.flushed;
-        c->req.flushed = NULL;
-        flushed(&c->req, c->req.flushed_arg);
-    }
+    fire(&c->req, &c->req.gone, c->req.gone_arg);
+    fire(&c->req, &c->req.flushed, c->req.flushed_arg);
 }
 
 static void enter(conn *c) { c->depth++; }
@@ -253,12 +252,8 @@ static void on_write(evutil_socket_t fd, short what, void *arg)
 static void written(conn *c)
 {
     if (c->dead) return;
-    if (c->req.flushed) {
-        hreq_callback flushed = c->req.flushed;
-        c->req.flushed = NULL;
-        flushed(&c->req, c->req.flushed_arg);
-        if (c->dead) return;
-    }
+    fire(&c->req, &c->req.flushed, c->req.flushed_arg);
+    if (c->dead) return;
     if (c->blocked && evbuffer_get_length(c->out) == 0) {
         c->blocked = 0;
         if (c->state == C_HEAD && !c->processing) process(c);
@@ -698,7 +693,6 @@ hreq_server *hreq_listen(struct event_base *base, const char *host, int port, SS
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    srv->base = base;
     srv->tls = tls;
     srv->lim = *limits;
     srv->max_buffered = limits->max_head + 2 * limits->max_body + 1024;

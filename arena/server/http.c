@@ -29,6 +29,14 @@ void http_headers(hreq *req, const char *content_type)
     if (content_type) hreq_add_header(req, "Content-Type", content_type);
 }
 
+/* Appends text to out[*k..cap-1) as one printable line (it is client text), leaving room
+ * for the NUL. */
+static void append_printable(char *out, size_t *k, size_t cap, const char *text)
+{
+    for (const char *p = text; *p && *k < cap - 1; p++)
+        out[(*k)++] = (*p > 0x20 && *p < 0x7f && *p != '"') ? *p : '?';
+}
+
 void http_log(server *s, hreq *req, int status, size_t bytes)
 {
     if (!s->access_log) return;
@@ -37,15 +45,14 @@ void http_log(server *s, hreq *req, int status, size_t bytes)
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    /* The target is client text: keep the log line one line and printable. */
     char clean[256];
     size_t k = 0;
     const char *query = hreq_query(req);
-    for (const char *p = *hreq_path(req) ? hreq_path(req) : "-"; *p && k < sizeof clean - 2; p++)
-        clean[k++] = (*p > 0x20 && *p < 0x7f && *p != '"') ? *p : '?';
-    if (query) clean[k++] = '?';
-    for (const char *p = query; p && *p && k < sizeof clean - 1; p++)
-        clean[k++] = (*p > 0x20 && *p < 0x7f && *p != '"') ? *p : '?';
+    append_printable(clean, &k, sizeof clean - 1, *hreq_path(req) ? hreq_path(req) : "-");
+    if (query) {
+        clean[k++] = '?';
+        append_printable(clean, &k, sizeof clean, query);
+    }
     clean[k] = '\0';
     fprintf(s->access_log, "%s %s \"%s %s\" %d %zu\n", when, http_client_ip(s, req, ip, sizeof ip), hreq_method_name(req), clean, status, bytes);
 }
