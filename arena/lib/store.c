@@ -66,10 +66,17 @@ static const char SCRIPT_VOTE[] =
     "if ARGV[2] == 'vote' then redis.call('HSET', KEYS[1], 'voted', id) end\n"
     "return {'ok', id, rec[4], rec[6]}\n";
 
-/* KEYS[1] counter. ARGV[1] window seconds. Returns the count after this hit. */
+/* A sliding window, estimated from two fixed ones (a fixed window alone lets a client
+ * spend its limit at the end of one window and again at the start of the next).
+ * KEYS[1] this window's counter, KEYS[2] the previous one's. ARGV[1] window seconds,
+ * ARGV[2] the share of the previous window still inside the sliding one, ARGV[3] limit.
+ * Returns the hits in the sliding window with this one, rounded up; the hit is counted
+ * only when that is within the limit, so refused hits do not extend a block. */
 static const char SCRIPT_RATE[] =
-    "local n = redis.call('INCR', KEYS[1])\n"
-    "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end\n"
+    "local n = math.ceil((tonumber(redis.call('GET', KEYS[2])) or 0) * tonumber(ARGV[2]))\n"
+    "        + (tonumber(redis.call('GET', KEYS[1])) or 0) + 1\n"
+    "if n > tonumber(ARGV[3]) then return n end\n"
+    "if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], 2 * tonumber(ARGV[1])) end\n"
     "return n\n";
 
 enum { SC_SAVE, SC_VOTE, SC_RATE, SC_COUNT };
@@ -1305,13 +1312,18 @@ static void rate_done(req *r, redisReply *reply)
 int store_rate_hit(store *s, const char *key, int window_s, long long limit, store_rate_cb cb, void *ud)
 {
     if (!key || !*key || strlen(key) > 200 || window_s <= 0 || limit < 0 || !cb) return -1;
-    long long window = (long long)(wall_now() / window_s);
-    char k[300];
-    snprintf(k, sizeof k, "arena:%s:rl:{%s}:%lld", s->ns, key, window);
+    double now = wall_now();
+    long long window = (long long)(now / window_s);
+    double prev_share = 1.0 - (now - (double)window * window_s) / window_s;
+    char cur[300], prev[300];
+    snprintf(cur, sizeof cur, "arena:%s:rl:{%s}:%lld", s->ns, key, window);
+    snprintf(prev, sizeof prev, "arena:%s:rl:{%s}:%lld", s->ns, key, window - 1);
     args a = { 0 };
-    arg_script(&a, 1);
-    arg(&a, k);
+    arg_script(&a, 2);
+    arg(&a, cur);
+    arg(&a, prev);
     argf(&a, "%d", window_s);
-    argf(&a, "%lld", limit);   /* unused by the script; read back by rate_done */
+    argf(&a, "%.6f", prev_share < 0 ? 0 : prev_share > 1 ? 1 : prev_share);
+    argf(&a, "%lld", limit);   /* last: read back by rate_done */
     return req_submit(&s->cmd, rate_done, (void *)cb, ud, SC_RATE, a.n, a.v, a.len);
 }

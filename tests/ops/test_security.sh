@@ -169,6 +169,9 @@ creates() { local u=$1 x; shift; for x in "$@"; do
 # Direct, nobody trusted: 1 battle above already; a new made-up address per request does not help.
 expect_eq "direct: X-Forwarded-For ignored, the peer is limited" "$(creates "$D" 192.0.2.1 192.0.2.2 192.0.2.3)" "201 201 429 "
 expect_eq "the refusal is the arena's rate limit" "$(jq -r .error.code "$T/body")" rate_limited
+rl_keys=$(redis-cli -p "$REDIS_PORT" -n 0 --scan --pattern 'arena:*:rl:*')
+check "the direct server counts the peer's address, not a forwarded one" \
+  bash -c "grep -q '127\.0\.0\.1' <<<'$rl_keys' && ! grep -q '192\.0\.2' <<<'$rl_keys'"
 # Through nginx: nginx replaces the header with the real peer, the arena trusts nginx.
 expect_eq "nginx: a client's X-Forwarded-For is replaced" "$(creates "$N" 192.0.2.1 192.0.2.2 192.0.2.3 192.0.2.4)" "201 201 201 429 "
 grep -q '192.0.2' "$T/access.log" && not_ok "no made-up address reaches the access log" || ok "no made-up address reaches the access log"
