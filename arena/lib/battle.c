@@ -1,7 +1,9 @@
 /* battle.c: model picking, the battle state machine, the identity-word check. */
 #include "battle.h"
+#include "sse.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,16 +57,28 @@ int battle_pick(const double *weights, const int *eligible, size_t n, int avoid_
 
 /* ---- state machine ---- */
 
-static json_t *message(const char *role, const char *content)
+/* Appends a copy of len bytes of text as the side's next message. */
+static int push_message(battle_side *side, const char *text, size_t len)
 {
-    return json_pack("{s:s, s:s}", "role", role, "content", content);
+    if (side->n_msgs == side->cap_msgs) {
+        size_t cap = side->cap_msgs ? side->cap_msgs * 2 : 4;
+        char **p = realloc(side->msgs, cap * sizeof *p);
+        if (!p) return -1;
+        side->msgs = p;
+        side->cap_msgs = cap;
+    }
+    char *m = malloc(len + 1);
+    if (!m) return -1;
+    memcpy(m, text, len);
+    m[len] = '\0';
+    side->msgs[side->n_msgs++] = m;
+    return 0;
 }
 
-static int append_message(json_t *conv, const char *role, const char *content)
-{
-    json_t *m = message(role, content);
-    return m ? json_array_append_new(conv, m) : -1;
-}
+static void pop_message(battle_side *side) { free(side->msgs[--side->n_msgs]); }
+
+/* The conversation of a side ends with the model's message when its last turn succeeded. */
+static int ends_with_answer(const battle_side *side) { return side->n_msgs % 2 == 0 && side->n_msgs > 0; }
 
 battle *battle_new(const char *id, const char *model_a, const char *model_b, int anony,
                    const char *prompt, double tstamp)
@@ -79,8 +93,7 @@ battle *battle_new(const char *id, const char *model_a, const char *model_b, int
     const char *models[2] = {model_a, model_b};
     for (int s = 0; s < 2; s++) {
         battle_side *side = &b->side[s];
-        if (!(side->model = strdup(models[s])) || !(side->conv = json_array()) ||
-            append_message(side->conv, "user", prompt) < 0)
+        if (!(side->model = strdup(models[s])) || push_message(side, prompt, strlen(prompt)) < 0)
             goto err;
     }
     return b;
@@ -95,7 +108,8 @@ void battle_free(battle *b)
     for (int s = 0; s < 2; s++) {
         free(b->side[s].model);
         free(b->side[s].answer);
-        json_decref(b->side[s].conv);
+        while (b->side[s].n_msgs) pop_message(&b->side[s]);
+        free(b->side[s].msgs);
     }
     free(b);
 }
@@ -138,19 +152,11 @@ battle_status battle_finish(battle *b, int s, int ok, const battle_identity *ide
     side->state = ok ? SIDE_DONE : SIDE_ERROR;
     if (ok) {
         const char *text = side->answer ? side->answer : "";
-        if (append_message(side->conv, "assistant", text) < 0) return BATTLE_E_NOMEM;
+        if (push_message(side, text, side->len) < 0) return BATTLE_E_NOMEM;
         if (ident && battle_identity_leaks(ident, text, side->len)) side->leak = 1;
     }
     if (b->side[!s].state != SIDE_STREAMING) b->phase = BATTLE_ANSWERED;
     return BATTLE_OK;
-}
-
-/* The conversation of a side ends with an assistant message when its last turn succeeded. */
-static int ends_with_answer(const battle_side *side)
-{
-    size_t n = json_array_size(side->conv);
-    const char *role = n ? json_string_value(json_object_get(json_array_get(side->conv, n - 1), "role")) : NULL;
-    return role && strcmp(role, "assistant") == 0;
 }
 
 battle_status battle_follow_up(battle *b, const char *prompt, int max_turns)
@@ -160,7 +166,7 @@ battle_status battle_follow_up(battle *b, const char *prompt, int max_turns)
     if (b->side[0].state != SIDE_DONE || b->side[1].state != SIDE_DONE) return BATTLE_E_FAILED;
     if (b->turns >= max_turns) return BATTLE_E_TURNS;
     for (int s = 0; s < 2; s++)
-        if (append_message(b->side[s].conv, "user", prompt) < 0) return BATTLE_E_NOMEM;
+        if (push_message(&b->side[s], prompt, strlen(prompt)) < 0) return BATTLE_E_NOMEM;
     /* Both answers of the new turn are pending: a copy saved now and restored by another
      * server (or after a restart) must ask for them, not show the last turn as done. */
     for (int s = 0; s < 2; s++) b->side[s].state = SIDE_PENDING;
@@ -175,7 +181,7 @@ battle_status battle_regenerate(battle *b)
     if (b->phase != BATTLE_ANSWERED) return BATTLE_E_BUSY;
     for (int s = 0; s < 2; s++) {
         battle_side *side = &b->side[s];
-        if (ends_with_answer(side)) json_array_remove(side->conv, json_array_size(side->conv) - 1);
+        if (ends_with_answer(side)) pop_message(side);
         side->state = SIDE_PENDING;
     }
     b->phase = BATTLE_WAITING;
@@ -199,6 +205,46 @@ battle_status battle_vote(battle *b)
 
 int battle_leaked(const battle *b) { return b->side[0].leak || b->side[1].leak; }
 
+char *battle_conv_json(const battle *b, int s)
+{
+    static const char user[] = "{\"role\":\"user\",\"content\":\"", model[] = "{\"role\":\"assistant\",\"content\":\"";
+    const battle_side *side = &b->side[s];
+    size_t need = 3, i;   /* [ ] NUL */
+    for (i = 0; i < side->n_msgs; i++)
+        need += sizeof model + 2 + sse_json_escape(NULL, 0, side->msgs[i], strlen(side->msgs[i]));
+    char *out = malloc(need), *p = out;
+    if (!out) return NULL;
+    *p++ = '[';
+    for (i = 0; i < side->n_msgs; i++) {
+        if (i) *p++ = ',';
+        const char *head = i % 2 ? model : user;
+        size_t head_len = i % 2 ? sizeof model - 1 : sizeof user - 1;
+        memcpy(p, head, head_len);
+        p += head_len;
+        p += sse_json_escape(p, need - (size_t)(p - out), side->msgs[i], strlen(side->msgs[i]));
+        memcpy(p, "\"}", 2);
+        p += 2;
+    }
+    memcpy(p, "]", 2);
+    return out;
+}
+
+/* Loads side's conversation from JSON text: messages of the user and of the model,
+ * alternating, the user's first. */
+static int load_conversation(battle_side *side, const char *text)
+{
+    json_t *conv = text ? json_loads(text, 0, NULL) : NULL;
+    int ok = json_is_array(conv);
+    for (size_t i = 0; ok && i < json_array_size(conv); i++) {
+        json_t *m = json_array_get(conv, i), *content = json_object_get(m, "content");
+        const char *role = json_string_value(json_object_get(m, "role"));
+        ok = role && strcmp(role, i % 2 ? "assistant" : "user") == 0 && json_is_string(content) &&
+             push_message(side, json_string_value(content), json_string_length(content)) == 0;
+    }
+    json_decref(conv);
+    return ok ? 0 : -1;
+}
+
 static const char *const phase_names[] = {"waiting", "streaming", "answered", "voted"};
 static const char *const side_names[] = {"pending", "streaming", "done", "error"};
 
@@ -206,10 +252,9 @@ const char *battle_phase_name(battle_phase p) { return phase_names[p]; }
 const char *battle_side_state_name(battle_side_state s) { return side_names[s]; }
 
 battle *battle_restore(const char *id, const char *model_a, const char *model_b, int anony,
-                       int turns, double tstamp, const json_t *conv_a, const json_t *conv_b,
+                       int turns, double tstamp, const char *conv_a, const char *conv_b,
                        battle_side_state state_a, battle_side_state state_b, int leak, int voted)
 {
-    if (!json_is_array(conv_a) || !json_is_array(conv_b)) return NULL;
     battle *b = calloc(1, sizeof *b);
     if (!b) return NULL;
     snprintf(b->id, sizeof b->id, "%s", id);
@@ -217,12 +262,12 @@ battle *battle_restore(const char *id, const char *model_a, const char *model_b,
     b->turns = turns;
     b->tstamp = tstamp;
     const char *models[2] = {model_a, model_b};
-    const json_t *conv[2] = {conv_a, conv_b};
+    const char *conv[2] = {conv_a, conv_b};
     battle_side_state st[2] = {state_a, state_b};
     int ended = 1;
     for (int s = 0; s < 2; s++) {
         battle_side *side = &b->side[s];
-        if (!(side->model = strdup(models[s])) || !(side->conv = json_deep_copy(conv[s]))) {
+        if (!(side->model = strdup(models[s])) || load_conversation(side, conv[s]) < 0) {
             battle_free(b);
             return NULL;
         }
@@ -234,8 +279,7 @@ battle *battle_restore(const char *id, const char *model_a, const char *model_b,
     else if (ended) b->phase = BATTLE_ANSWERED;
     else {
         for (int s = 0; s < 2; s++) {
-            if (b->side[s].state == SIDE_DONE && ends_with_answer(&b->side[s]))
-                json_array_remove(b->side[s].conv, json_array_size(b->side[s].conv) - 1);
+            if (b->side[s].state == SIDE_DONE && ends_with_answer(&b->side[s])) pop_message(&b->side[s]);
             b->side[s].state = SIDE_PENDING;
         }
         b->phase = BATTLE_WAITING;

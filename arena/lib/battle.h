@@ -12,15 +12,17 @@
  *   ANSWERED --battle_regenerate--> WAITING        (the last answers are dropped)
  *   ANSWERED --battle_vote (both sides done)--> VOTED   (final: no more turns)
  *
- * Each side keeps its own conversation as OpenAI messages ({"role","content"}), which is
- * both the upstream request body and FastChat's conversation_a / conversation_b.
+ * Each side keeps its own conversation: OpenAI messages, the user's first and then
+ * alternating with the model's, kept as their texts alone (a battle lives from its first
+ * prompt to its vote, and a tree of JSON objects per message cost more to build and free
+ * than the rest of the vote). battle_conv_json writes them out as the upstream request's
+ * messages and FastChat's conversation_a / conversation_b.
  *
- * Ownership: a battle owns its strings and its two json conversation arrays;
- * battle_free releases them. Not thread-safe (one event loop). */
+ * Ownership: a battle owns its strings; battle_free releases them. Not thread-safe (one
+ * event loop). */
 #ifndef ARENA_BATTLE_H
 #define ARENA_BATTLE_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,7 +55,8 @@ typedef enum {
 typedef struct battle_side {
     char             *model;     /* registry name */
     battle_side_state state;
-    json_t           *conv;      /* array of {"role","content"} */
+    char            **msgs;      /* the conversation: msgs[i] is the user's when i is even, the model's when odd */
+    size_t            n_msgs, cap_msgs;
     char             *answer;    /* the answer of the current turn, growing while it streams */
     size_t            len, cap;
     int               leak;      /* an answer named a model or maker (any turn) */
@@ -97,6 +100,10 @@ battle_status battle_can_vote(const battle *b);
 /* ANSWERED -> VOTED (after the store acknowledged the vote). */
 battle_status battle_vote(battle *b);
 
+/* Side s's conversation as compact JSON, [{"role":"user","content":"..."}, ...]; the
+ * caller frees it. NULL on no memory. */
+char *battle_conv_json(const battle *b, int s);
+
 /* Either side leaked an identity. */
 int battle_leaked(const battle *b);
 
@@ -107,10 +114,11 @@ const char *battle_side_state_name(battle_side_state s);
  * restart). A side saved as ended keeps its state; a side not ended lost its stream with
  * the server that ran it, so the turn in flight is asked again: both sides go back to
  * PENDING (an answer already kept by one side is dropped) and the battle WAITS to be
- * streamed here. conv_a / conv_b are copied. NULL on no memory or a conversation that
- * is not an array. */
+ * streamed here. conv_a / conv_b: the conversations as battle_conv_json writes them. NULL
+ * on no memory or a conversation that is not such JSON (messages of the user and of the
+ * model alternating, the user's first). */
 battle *battle_restore(const char *id, const char *model_a, const char *model_b, int anony,
-                       int turns, double tstamp, const json_t *conv_a, const json_t *conv_b,
+                       int turns, double tstamp, const char *conv_a, const char *conv_b,
                        battle_side_state state_a, battle_side_state state_b, int leak, int voted);
 
 /* ---- identity leaks ---- */

@@ -254,8 +254,8 @@ static void save(live_battle *lb, saved_fn then, void *arg)
         op->lb = lb;
         op->then = then;
         op->arg = arg;
-        op->conv[0] = json_dumps(b->side[0].conv, JSON_COMPACT);
-        op->conv[1] = json_dumps(b->side[1].conv, JSON_COMPACT);
+        op->conv[0] = battle_conv_json(b, 0);
+        op->conv[1] = battle_conv_json(b, 1);
     }
     if (!op || !op->conv[0] || !op->conv[1]) {
         if (op) { free(op->conv[0]); free(op->conv[1]); free(op); }
@@ -289,13 +289,9 @@ static battle_side_state side_from_store(store_side st)
 
 static battle *from_store(const char *id, const store_battle *sb)
 {
-    json_t *ca = json_loads(sb->conv_a ? sb->conv_a : "[]", 0, NULL);
-    json_t *cb = json_loads(sb->conv_b ? sb->conv_b : "[]", 0, NULL);
-    battle *b = battle_restore(id, sb->model_a, sb->model_b, sb->anony, sb->turn, sb->tstamp, ca, cb,
-                               side_from_store(sb->status_a), side_from_store(sb->status_b), sb->leak, sb->voted != NULL);
-    json_decref(ca);
-    json_decref(cb);
-    return b;
+    return battle_restore(id, sb->model_a, sb->model_b, sb->anony, sb->turn, sb->tstamp,
+                          sb->conv_a ? sb->conv_a : "[]", sb->conv_b ? sb->conv_b : "[]",
+                          side_from_store(sb->status_a), side_from_store(sb->status_b), sb->leak, sb->voted != NULL);
 }
 
 /* Redis's copy replaces an idle one in memory: another server may have advanced the battle
@@ -640,8 +636,7 @@ static void start_upstream(live_battle *lb, int side)
         if (strcmp(s->models[i].cfg->name, b->side[side].model) == 0) m = &s->models[i];
     if (!m) { side_ended(lb, side, 0, "the model is no longer configured"); return; }
     upstream *u = calloc(1, sizeof *u);
-    json_t *body = NULL;
-    char *text = NULL;
+    char *conv = NULL;
     if (!u) goto fail;
     u->lb = lb;
     u->side = side;
@@ -653,11 +648,16 @@ static void start_upstream(live_battle *lb, int side)
 
     if (!(u->conn = upstream_connect(s, m, s->cfg->upstream_timeout))) goto fail;
 
-    body = json_pack("{s:s, s:O, s:b, s:i, s:f}", "model", m->cfg->upstream_model, "messages", b->side[side].conv,
-                     "stream", 1, "max_tokens", s->cfg->max_tokens, "temperature", s->cfg->temperature);
-    if (!body || !(text = json_dumps(body, JSON_COMPACT))) goto fail;
     struct evhttp_request *req = evhttp_request_new(on_upstream_done, u);
     if (!req) goto fail;
+    struct evbuffer *body = evhttp_request_get_output_buffer(req);
+    if (!(conv = battle_conv_json(b, side)) || evbuffer_add(body, "{\"model\":", 9) < 0 ||
+        http_add_json_string(body, m->cfg->upstream_model) < 0 ||
+        evbuffer_add_printf(body, ",\"messages\":%s,\"stream\":true,\"max_tokens\":%d,\"temperature\":%.9g}",
+                            conv, s->cfg->max_tokens, s->cfg->temperature) < 0) {
+        evhttp_request_free(req);
+        goto fail;
+    }
     evhttp_request_set_chunked_cb(req, on_upstream_chunk);
     evhttp_request_set_error_cb(req, on_upstream_error);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -665,14 +665,11 @@ static void start_upstream(live_battle *lb, int side)
     upstream_prepare(m, req, "/v1/chat/completions", path, sizeof path);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Accept", "text/event-stream");
-    evbuffer_add(evhttp_request_get_output_buffer(req), text, strlen(text));
     if (evhttp_make_request(u->conn, req, EVHTTP_REQ_POST, path) < 0) goto fail;  /* req freed by libevent */
-    json_decref(body);
-    free(text);
+    free(conv);
     return;
 fail:
-    json_decref(body);
-    free(text);
+    free(conv);
     side_ended(lb, side, 0, "the request to the model could not be made");
 }
 

@@ -88,8 +88,7 @@ void http_reply_json(server *s, hreq *req, int status, json_t *body)
     send_written_json(s, req, status, bad);
 }
 
-/* One JSON string (quoted and escaped) appended to out. */
-static int add_json_string(struct evbuffer *out, const char *text)
+int http_add_json_string(struct evbuffer *out, const char *text)
 {
     size_t len = strlen(text), need = sse_json_escape(NULL, 0, text, len);
     struct evbuffer_iovec v;
@@ -107,7 +106,7 @@ void http_reply_strings(server *s, hreq *req, int status, const char *const *kv,
     struct evbuffer *out = hreq_output(req);
     int bad = 0;
     for (size_t i = 0; i < n && !bad; i++)
-        bad = evbuffer_add(out, i == 0 ? "{" : i % 2 ? ":" : ",", 1) < 0 || add_json_string(out, kv[i]) < 0;
+        bad = evbuffer_add(out, i == 0 ? "{" : i % 2 ? ":" : ",", 1) < 0 || http_add_json_string(out, kv[i]) < 0;
     send_written_json(s, req, status, bad || evbuffer_add(out, "}\n", 2) < 0);
 }
 

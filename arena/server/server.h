@@ -119,6 +119,8 @@ void http_reply_json(server *s, hreq *req, int status, json_t *body); /* steals 
 /* A flat object of n strings, name and value alternating (kv[0] a name, kv[1] its value,
  * ...), written straight into the reply without a JSON tree: the vote's answer. */
 void http_reply_strings(server *s, hreq *req, int status, const char *const *kv, size_t n);
+/* One JSON string (quoted and escaped) appended to out. 0, or -1 on no memory. */
+int http_add_json_string(struct evbuffer *out, const char *text);
 /* {"error": {"code": code, "message": msg}} */
 void http_error(server *s, hreq *req, int status, const char *code, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

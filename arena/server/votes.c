@@ -74,7 +74,7 @@ static void cast(vote_op *op)
 {
     server *s = op->s;
     const battle *b = battles_find(s, op->id);
-    const char *prompt = b ? json_string_value(json_object_get(json_array_get(b->side[0].conv, 0), "content")) : NULL;
+    const char *prompt = b && b->side[0].n_msgs ? b->side[0].msgs[0] : NULL;
     char judge_buf[40];
     voter *who = voter_slot(s, op->ip);
     const char *judge = who && who->judge[0] ? who->judge
