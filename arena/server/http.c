@@ -103,11 +103,25 @@ int http_add_json_string(struct evbuffer *out, const char *text)
 
 void http_reply_strings(server *s, hreq *req, int status, const char *const *kv, size_t n)
 {
+    /* Measured, then written into one reservation: a vote's reply is six short strings. */
+    size_t len[16], need = 2;   /* } \n; each string adds its separator and quotes */
+    int bad = n > 16;
+    for (size_t i = 0; i < n && !bad; i++) need += (len[i] = sse_json_escape(NULL, 0, kv[i], strlen(kv[i]))) + 3;
     struct evbuffer *out = hreq_output(req);
-    int bad = 0;
-    for (size_t i = 0; i < n && !bad; i++)
-        bad = evbuffer_add(out, i == 0 ? "{" : i % 2 ? ":" : ",", 1) < 0 || http_add_json_string(out, kv[i]) < 0;
-    send_written_json(s, req, status, bad || evbuffer_add(out, "}\n", 2) < 0);
+    struct evbuffer_iovec v;
+    if (!bad && evbuffer_reserve_space(out, need + 1, &v, 1) == 1) {
+        char *p = v.iov_base;
+        for (size_t i = 0; i < n; i++) {
+            *p++ = i == 0 ? '{' : i % 2 ? ':' : ',';
+            *p++ = '"';
+            p += sse_json_escape(p, len[i] + 1, kv[i], strlen(kv[i]));
+            *p++ = '"';
+        }
+        memcpy(p, "}\n", 2);
+        v.iov_len = need;
+        bad = evbuffer_commit_space(out, &v, 1) < 0;
+    } else bad = 1;
+    send_written_json(s, req, status, bad);
 }
 
 void http_error(server *s, hreq *req, int status, const char *code, const char *fmt, ...)
@@ -151,10 +165,19 @@ static int is_trusted(const server *s, const char *ip)
     return 0;
 }
 
+/* The bounded copies of an address (snprintf's "%s" costs ten times as much). */
+static void copy_address(char *out, size_t outlen, const char *text, size_t len)
+{
+    if (!outlen) return;
+    if (len >= outlen) len = outlen - 1;
+    memcpy(out, text, len);
+    out[len] = '\0';
+}
+
 const char *http_client_ip(server *s, hreq *req, char *out, size_t outlen)
 {
     const char *peer = hreq_peer(req);
-    snprintf(out, outlen, "%s", peer);
+    copy_address(out, outlen, peer, strlen(peer));
     if (!is_trusted(s, peer)) return out;
     const char *xff = hreq_header(req, "X-Forwarded-For");
     if (!xff) return out;
@@ -170,9 +193,8 @@ const char *http_client_ip(server *s, hreq *req, char *out, size_t outlen)
         char hop[64];
         size_t n = (size_t)(b - a);
         if (n && n < sizeof hop) {
-            memcpy(hop, a, n);
-            hop[n] = '\0';
-            snprintf(out, outlen, "%s", hop);
+            copy_address(hop, sizeof hop, a, n);
+            copy_address(out, outlen, a, n);
             if (!is_trusted(s, hop)) break;
         }
         end = start > xff ? start - 1 : xff;

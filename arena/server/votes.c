@@ -189,7 +189,7 @@ void votes_route(server *s, hreq *req, const char *id)
     op->s = s;
     op->winner = winners[k].winner;
     op->answer = winners[k].answer;
-    snprintf(op->id, sizeof op->id, "%s", id);
+    memcpy(op->id, id, strlen(id) + 1);   /* battles_id_valid: at most 64 bytes */
     http_client_ip(s, req, op->ip, sizeof op->ip);
     http_watch(req, &op->req);
     rate_step(op);

@@ -88,6 +88,7 @@ expect_eq "vote" "$(post "/api/battles/$ID/vote" "{\"winner\":\"a\",\"token\":\"
 MA=$(jq -r .model_a "$T/body"); MB=$(jq -r .model_b "$T/body")
 check "reveal names two different models" test -n "$MA" -a "$MA" != "$MB" -a "$MA" != null
 expect_eq "reveal echoes the winner" "$(jq -r .winner "$T/body")" a
+expect_eq "the reveal, byte for byte" "$(cat "$T/body"; echo .)" "$(printf '{"model_a":"%s","model_b":"%s","winner":"a"}\n.' "$MA" "$MB")"
 expect_eq "double vote: 409" "$(post "/api/battles/$ID/vote" "{\"winner\":\"b\",\"token\":\"$TOKEN\"}")" 409
 expect_eq "double vote code" "$(jq -r .error.code "$T/body")" already_voted
 expect_eq "no turn after the reveal: 409" "$(post "/api/battles/$ID/messages" '{"prompt": "more"}')" 409
