@@ -106,6 +106,17 @@ struct req {
 
 enum { CONN_IDLE, CONN_RESOLVING, CONN_CONNECTING, CONN_READY };
 
+/* Where a connection's replies are built (see "replies" below). */
+typedef struct arena_chunk {
+    struct arena_chunk *next;   /* older */
+    size_t used, cap;
+    _Alignas(16) char data[];
+} arena_chunk;
+
+typedef struct reply_arena {
+    arena_chunk *chunks;        /* newest first; the oldest is kept when the arena is reset */
+} reply_arena;
+
 struct conn {
     store *s;
     const char *name;           /* "command", "follow" */
@@ -121,6 +132,7 @@ struct conn {
     struct event *timer;        /* back-off, or the attempt's deadline */
     struct event *watchdog;     /* every 100 ms: does the oldest request time out? */
     req *head, *tail;
+    reply_arena replies;
 };
 
 typedef struct follow {
@@ -455,6 +467,113 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
     if (!s->closing) conn_schedule(c, s->cfg.backoff_min_ms);
 }
 
+/* ---- replies ----
+ * hiredis builds a reply as a tree with a malloc for every object, some 40 for a vote
+ * record read back by the follower, and frees them one by one. A master connection's
+ * replies are built in an arena instead, reset when hiredis frees the root: hiredis parses
+ * one reply at a time and frees each as soon as its callback returns, so the arena never
+ * holds more than one reply (and whatever part of the next has arrived). The oldest chunk
+ * is kept, so a connection's usual replies take no malloc at all. */
+
+enum { ARENA_CHUNK = 16 * 1024, ARENA_ROOT_HEADER = 16 };
+
+static void *arena_alloc(reply_arena *a, size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    arena_chunk *c = a->chunks;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+        if (!(c = malloc(sizeof *c + cap))) return NULL;
+        c->next = a->chunks;
+        c->used = 0;
+        c->cap = cap;
+        a->chunks = c;
+    }
+    void *p = c->data + c->used;
+    c->used += n;
+    return p;
+}
+
+static void arena_reset(reply_arena *a)
+{
+    arena_chunk *c = a->chunks;
+    while (c && c->next) {
+        arena_chunk *older = c->next;
+        free(c);
+        c = older;
+    }
+    if (c) c->used = 0;
+    a->chunks = c;
+}
+
+static void arena_free(reply_arena *a)
+{
+    arena_reset(a);
+    free(a->chunks);
+    a->chunks = NULL;
+}
+
+/* An object of the reply under construction, linked into its parent as hiredis's own
+ * functions do. The root carries its arena in front of it, for arena_free_reply. */
+static redisReply *arena_object(const redisReadTask *task, int type)
+{
+    reply_arena *a = task->privdata;
+    char *p = arena_alloc(a, (task->parent ? 0 : ARENA_ROOT_HEADER) + sizeof(redisReply));
+    if (!p) return NULL;
+    if (!task->parent) {
+        memcpy(p, &a, sizeof a);
+        p += ARENA_ROOT_HEADER;
+    }
+    redisReply *r = (redisReply *)p;
+    memset(r, 0, sizeof *r);
+    r->type = type;
+    if (task->parent) ((redisReply *)task->parent->obj)->element[task->idx] = r;
+    return r;
+}
+
+static void *arena_string(const redisReadTask *task, char *str, size_t len)
+{
+    redisReply *r = arena_object(task, task->type);
+    char *copy = r ? arena_alloc(task->privdata, len + 1) : NULL;
+    if (!copy) return NULL;
+    memcpy(copy, str, len);
+    copy[len] = '\0';
+    r->str = copy;
+    r->len = len;
+    return r;
+}
+
+static void *arena_array(const redisReadTask *task, int elements)
+{
+    redisReply *r = arena_object(task, REDIS_REPLY_ARRAY);
+    if (r && elements > 0) {
+        if (!(r->element = arena_alloc(task->privdata, (size_t)elements * sizeof *r->element))) return NULL;
+        memset(r->element, 0, (size_t)elements * sizeof *r->element);
+    }
+    if (r) r->elements = elements > 0 ? (size_t)elements : 0;
+    return r;
+}
+
+static void *arena_integer(const redisReadTask *task, long long value)
+{
+    redisReply *r = arena_object(task, REDIS_REPLY_INTEGER);
+    if (r) r->integer = value;
+    return r;
+}
+
+static void *arena_nil(const redisReadTask *task) { return arena_object(task, REDIS_REPLY_NIL); }
+
+static void arena_free_reply(void *root)
+{
+    reply_arena *a;
+    memcpy(&a, (char *)root - ARENA_ROOT_HEADER, sizeof a);
+    arena_reset(a);
+}
+
+static redisReplyObjectFunctions arena_functions = {
+    arena_string, arena_array, arena_integer, arena_nil, arena_free_reply,
+};
+
 static void conn_connect_master(conn *c)
 {
     store *s = c->s;
@@ -468,6 +587,8 @@ static void conn_connect_master(conn *c)
         return;
     }
     ac->data = c;
+    ac->c.reader->fn = &arena_functions;   /* the reader holds no reply yet */
+    ac->c.reader->privdata = &c->replies;
     c->ac = ac;
     c->state = CONN_CONNECTING;
     redisLibeventAttach(ac, s->base);
@@ -645,6 +766,7 @@ static void conn_close(conn *c)
     if (c->timer) event_free(c->timer);
     if (c->watchdog) event_free(c->watchdog);
     c->timer = c->watchdog = NULL;
+    arena_free(&c->replies);
 }
 
 /* ---- lifecycle ---- */
