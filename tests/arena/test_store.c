@@ -124,6 +124,7 @@ static const char *redis_text(redis_proc *rp, const char *fmt, const char *arg, 
 
 typedef struct feed {
     size_t n, unavailable;
+    size_t longest;             /* the longest conversation_a delivered */
     char last_id[64];
     int out_of_order;
 } feed;
@@ -146,6 +147,8 @@ static void on_feed(void *ud, store_status s, const store_vote_record *recs, siz
     for (size_t i = 0; i < n; i++) {
         if (f->last_id[0] && stream_id_le(recs[i].id, f->last_id)) f->out_of_order = 1;
         snprintf(f->last_id, sizeof f->last_id, "%s", recs[i].id);
+        size_t len = recs[i].conversation_a ? strlen(recs[i].conversation_a) : 0;
+        if (len > f->longest) f->longest = len;
         f->n++;
     }
 }
@@ -345,6 +348,29 @@ int main(void)
     for (int t = 0; t < 3000 && f.n < 5; t += 20) rp_run_for(base, 20);
     CHECK(f.n == 5, "follower delivered the 5 records (%zu)", f.n);
 
+    /* a reply many times the size of a reply arena's chunk, then small ones again */
+    {
+        enum { BIG = 300000 };
+        char *conv = malloc(BIG + 64);
+        int len = conv ? snprintf(conv, 64, "[{\"role\":\"user\",\"content\":\"") : 0;
+        if (conv) {
+            memset(conv + len, 'x', BIG);
+            strcpy(conv + len + BIG, "\"}]");
+        }
+        store_vote_record big = { .question_id = "q-big", .model_a = "gamma", .model_b = "alpha", .winner = "tie",
+                                  .anony = 1, .tstamp = 1690000001, .conversation_a = conv };
+        store_vote_record small = { .question_id = "q-small", .model_a = "gamma", .model_b = "alpha", .winner = "tie",
+                                    .anony = 1, .tstamp = 1690000002 };
+        result ib = { 0 }, is = { 0 };
+        store_import_vote(st, &big, on_done, &ib);
+        store_import_vote(st, &small, on_done, &is);
+        rp_run_until(base, &is.done, 3000);
+        for (int t = 0; t < 3000 && f.n < 7; t += 20) rp_run_for(base, 20);
+        CHECK(ib.st == STORE_OK && is.st == STORE_OK && f.n == 7 && f.longest == strlen(conv ? conv : "") && !f.out_of_order,
+              "a 300 KB record and a small one after it are read back whole (%zu records, longest %zu)", f.n, f.longest);
+        free(conv);
+    }
+
     /* a follower whose stream key holds something else gets errors, then recovers */
     {
         redisReply *x = c ? redisCommand(c, "SET arena:{w}:votes not-a-stream") : NULL;
@@ -396,7 +422,7 @@ int main(void)
     CHECK(v.st == STORE_OK, "vote after the restart recorded");
     acked += v.st == STORE_OK;
     long long xlen = redis_int(&rp, "XLEN %s", "arena:{a}:votes");
-    CHECK(xlen == acked + 2, "every acknowledged vote survived the crash (%lld records, %d votes + 2 imports)",
+    CHECK(xlen == acked + 4, "every acknowledged vote survived the crash (%lld records, %d votes + 4 imports)",
           xlen, acked);
     for (int t = 0; t < 5000 && f.n < (size_t)xlen; t += 20) rp_run_for(base, 20);
     CHECK(f.n == (size_t)xlen && !f.out_of_order && f.unavailable >= 1,
