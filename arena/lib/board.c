@@ -128,7 +128,7 @@ void board_opts_default(board_opts *o)
     o->seed = 42;
     o->threads = 1;
     o->debounce_ms = 250;
-    o->ci_max_share = 0.25;
+    o->ci_max_share = 0.1;
     o->anchor_model = "mixtral-8x7b-instruct-v0.1";   /* arena-ratings' default anchor */
     o->anchor_value = 1114.0;
 }

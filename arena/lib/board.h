@@ -73,7 +73,7 @@ typedef struct board_opts {
     unsigned long seed;                   /* 42 */
     int threads;                          /* bootstrap threads; 1 (the server has work) */
     int debounce_ms;                      /* 250 */
-    double ci_max_share;                  /* 0.25: under a steady stream of votes the
+    double ci_max_share;                  /* 0.1: under a steady stream of votes the
                                              interval thread rests between jobs so that it
                                              uses at most this share of one core */
     double ci_min_period;                 /* 0: seconds from one interval job's start to

@@ -205,7 +205,7 @@ static int defaults(cfg_config *c)
     c->upstream_timeout = 60;
     c->health_interval = 5;
     c->bootstrap_rounds = 200;
-    c->ci_max_share = 0.25;
+    c->ci_max_share = 0.1;
     c->ci_min_period = 2;
     if (set_string(&c->path, "(defaults)") || set_string(&c->host, "127.0.0.1") ||
         set_string(&c->redis_url, "redis://127.0.0.1:6379/0") || set_string(&c->sentinel_master, "arena") ||

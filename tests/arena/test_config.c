@@ -50,9 +50,9 @@ int main(void)
         CHECK(cfg_set(c, "listen.port", "8443", err, sizeof err) == 0 && c->port == 8443, "flag override");
         CHECK(cfg_set(c, "listen.port", "http", err, sizeof err) < 0 && strstr(err, "listen.port"), "bad flag value: %s", err);
         CHECK(cfg_set(c, "limits.max_body", "10", err, sizeof err) < 0 && strstr(err, "out of range"), "range: %s", err);
-        CHECK(c->ci_max_share == 0.25 && cfg_set(c, "board.ci_max_share", "0.5", err, sizeof err) == 0 &&
+        CHECK(c->ci_max_share == 0.1 && cfg_set(c, "board.ci_max_share", "0.5", err, sizeof err) == 0 &&
               c->ci_max_share == 0.5 && cfg_set(c, "board.ci_max_share", "0", err, sizeof err) < 0,
-              "board.ci_max_share: default 0.25, 0.5 taken, 0 refused: %s", err);
+              "board.ci_max_share: default 0.1, 0.5 taken, 0 refused: %s", err);
         CHECK(c->ci_min_period == 2 && cfg_set(c, "board.ci_min_period", "0", err, sizeof err) == 0 &&
               c->ci_min_period == 0 && cfg_set(c, "board.ci_min_period", "-1", err, sizeof err) < 0,
               "board.ci_min_period: default 2, 0 taken, -1 refused: %s", err);
