@@ -95,6 +95,7 @@ struct board {
      * neither rt_add nor rt_snapshot ever holds up board_add_vote. */
     queue work;
     rt_battles *acc[2];                 /* [0] all votes, [1] anonymous board */
+    elo_live *elo[2];                   /* their Elo, brought up to date at each refit */
     double last_tstamp[2];
     intervals *cur[2];                  /* the newest intervals */
     uint64_t points_gen, handed_gen;
@@ -356,8 +357,9 @@ static int join_static(const board *b, view *v, int m)
     return rc;
 }
 
-/* The point estimates of snapshot d (which the view takes), with the intervals iv. */
-static view *fit_view(board *b, rt_data *d, const intervals *iv, double last_tstamp)
+/* The point estimates of view a from snapshot d (which the view takes; the counts alone,
+ * Elo follows the accumulator), with the intervals iv. */
+static view *fit_view(board *b, int a, rt_data *d, const intervals *iv, double last_tstamp)
 {
     char err[256];
     view *v = calloc(1, sizeof *v);
@@ -383,11 +385,9 @@ static view *fit_view(board *b, rt_data *d, const intervals *iv, double last_tst
     }
     bt_opts bo;
     bt_options(b, d, &bo);
-    elo_opts eo;
-    elo_opts_default(&eo);
     bt_result point = { 0 };
     if (n >= 2 && d->n_battles > 0 && bt_fit(d, &bo, &point, err, sizeof err) == 0 &&
-        elo_fit(d, &eo, v->rating[BOARD_ELO], err, sizeof err) == 0) {
+        elo_live_fit(b->elo[a], b->acc[a], d, v->rating[BOARD_ELO], err, sizeof err) == 0) {
         v->fitted = 1;
         memcpy(v->rating[BOARD_BT], point.rating, n * sizeof(double));
         for (int m = 0; m < N_METHODS; m++) {
@@ -478,8 +478,8 @@ static void worker_round(board *b)
 
     char err[256];
     for (int a = 0; a < 2; a++) {
-        rt_data *d = rt_snapshot(b->acc[a], err, sizeof err);
-        view *v = d ? fit_view(b, d, b->cur[a], b->last_tstamp[a]) : NULL;
+        rt_data *d = rt_snapshot_counts(b->acc[a], err, sizeof err);
+        view *v = d ? fit_view(b, a, d, b->cur[a], b->last_tstamp[a]) : NULL;
         if (v) publish(b, a, v);
     }
     rt_data *job[2] = { NULL, NULL };
@@ -640,7 +640,8 @@ board *board_new(const board_opts *o, char *err, size_t errlen)
         rt_filter_default(&f);
         f.keep_sequence = 1;   /* Elo replays the sequence */
         f.anony_only = a;
-        if (!(b->acc[a] = rt_new(&f, err, errlen))) {
+        if (!(b->acc[a] = rt_new(&f, err, errlen)) || !(b->elo[a] = elo_live_new(NULL))) {
+            if (b->acc[a]) snprintf(err, errlen, "out of memory");
             board_free(b);
             return NULL;
         }
@@ -680,6 +681,7 @@ void board_free(board *b)
         for (int k = 0; k < N_DOCS; k++) blob_unref(b->docs[a][k]);
         view_free(b->view[a]);
         rt_free(b->acc[a]);
+        elo_live_free(b->elo[a]);
         rt_data_free(b->job[a]);
         intervals_free(b->res[a]);
         intervals_free(b->cur[a]);

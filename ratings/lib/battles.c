@@ -308,7 +308,29 @@ static int label_components(rt_data *d)
     return 0;
 }
 
+static rt_data *snapshot(const rt_battles *acc, int with_sequence, char *err, size_t errlen);
+
 rt_data *rt_snapshot(const rt_battles *acc, char *err, size_t errlen)
+{
+    return snapshot(acc, acc->filter.keep_sequence, err, errlen);
+}
+
+rt_data *rt_snapshot_counts(const rt_battles *acc, char *err, size_t errlen)
+{
+    return snapshot(acc, 0, err, errlen);
+}
+
+const rt_seq *rt_sequence(const rt_battles *acc, size_t *n)
+{
+    *n = acc->n_seq;
+    return acc->seq;
+}
+
+size_t rt_n_names(const rt_battles *acc) { return acc->n_names; }
+
+const char *rt_name(const rt_battles *acc, size_t i) { return i < acc->n_names ? acc->names[i] : NULL; }
+
+static rt_data *snapshot(const rt_battles *acc, int with_sequence, char *err, size_t errlen)
 {
     size_t n = acc->n_names;
     uint64_t *raw_votes = calloc(n ? n : 1, sizeof *raw_votes);
@@ -352,7 +374,7 @@ rt_data *rt_snapshot(const rt_battles *acc, char *err, size_t errlen)
     }
     qsort(d->triples, d->n_triples, sizeof *d->triples, triple_cmp);
 
-    if (acc->filter.keep_sequence) {
+    if (with_sequence) {
         d->seq = malloc((acc->n_seq ? acc->n_seq : 1) * sizeof *d->seq);
         if (!d->seq) goto nomem;
         if (!d->dropped_models && acc->n_seq) {   /* indices unchanged: a plain copy */

@@ -103,6 +103,15 @@ typedef struct rt_data {
 
 /* NULL with err set on no memory. An empty snapshot (no battles) is valid. */
 rt_data *rt_snapshot(const rt_battles *acc, char *err, size_t errlen);
+/* The same without the sequence (seq NULL, n_seq 0), whatever the filter: the counts that
+ * BT needs, in O(pairs) rather than O(battles). */
+rt_data *rt_snapshot_counts(const rt_battles *acc, char *err, size_t errlen);
+
+/* The accumulator's own sequence, in the order rt_add saw the battles, indices into its
+ * names (rt_name); NULL without keep_sequence. Read-only, valid until the next rt_add. */
+const rt_seq *rt_sequence(const rt_battles *acc, size_t *n);
+size_t rt_n_names(const rt_battles *acc);
+const char *rt_name(const rt_battles *acc, size_t i);   /* NULL past the end */
 void rt_data_free(rt_data *d);
 
 /* Index of a model in the snapshot, or -1. O(n_models). */

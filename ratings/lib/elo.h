@@ -30,4 +30,20 @@ void elo_replay(const elo_opts *o, const rt_seq *seq, const size_t *order, size_
  * (n_battles > 0 but keep_sequence was off) or fewer than two models. */
 int elo_fit(const rt_data *d, const elo_opts *o, double *ratings, char *err, size_t errlen);
 
+/* Online Elo kept up to date as an accumulator grows, for a live board: each call looks
+ * only at the battles added since the previous one, and its ratings are exactly elo_fit's
+ * on rt_snapshot(acc). Its state holds while the accumulator's arrival order is the
+ * snapshot's order: battles arriving in tstamp order (or some kept battle lacking one,
+ * as the snapshot then keeps arrival order too) and the same models kept by min_votes.
+ * Otherwise a call replays: from the start when the kept models change, on a sorted
+ * snapshot (rt_snapshot) when the arrival order is not the tstamp order.
+ * Ownership: the caller owns the accumulator, which must keep the sequence; an elo_live
+ * follows one accumulator and is not locked (call it where rt_add is called). */
+typedef struct elo_live elo_live;
+elo_live *elo_live_new(const elo_opts *o);   /* o NULL: defaults. NULL on no memory */
+void elo_live_free(elo_live *e);
+/* ratings[d->n_models], d being a snapshot of acc taken just now (with or without the
+ * sequence). 0, or -1 with err set (elo_fit's errors, no memory). */
+int elo_live_fit(elo_live *e, const rt_battles *acc, const rt_data *d, double *ratings, char *err, size_t errlen);
+
 #endif
