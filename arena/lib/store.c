@@ -31,7 +31,8 @@ static const char SCRIPT_SAVE[] =
 /* Vote once, and import, in one script so both share the vote-once index.
  * KEYS[1] battle hash, KEYS[2] voted index (hash question_id -> stream id), KEYS[3] stream.
  * ARGV[1] question id, ARGV[2] "vote" or "import".
- *   vote:   ARGV[3] winner, ARGV[4] judge, ARGV[5] language, ARGV[6] tstamp, ARGV[7] leak
+ *   vote:   ARGV[3] winner, ARGV[4] judge, ARGV[5] language, ARGV[6] tstamp ("" for Redis's
+ *           clock now), ARGV[7] leak
  *   import: ARGV[3..] the record's field, value pairs, starting with model_a and model_b.
  * Returns {"ok", id, model_a, model_b}, {"already", id, model_a, model_b}, {"unknown"},
  * {"not_done"}. A vote reads the battle first: its "voted" field answers a second vote, so
@@ -51,10 +52,15 @@ static const char SCRIPT_VOTE[] =
     "  if b[10] then return {'already', b[10], b[1], b[2]} end\n"
     "  if b[5] ~= 'done' or b[6] ~= 'done' then return {'not_done'} end\n"
     "  local leak = (ARGV[7] == '1' or b[9] == '1') and 'true' or 'false'\n"
+    "  local tstamp = ARGV[6]\n"
+    "  if tstamp == '' then\n"
+    "    local t = redis.call('TIME')\n"
+    "    tstamp = t[1] .. '.' .. string.format('%06d', tonumber(t[2]))\n"
+    "  end\n"
     "  rec = {'question_id', ARGV[1], 'model_a', b[1], 'model_b', b[2], 'winner', ARGV[3],\n"
     "         'judge', ARGV[4], 'turn', b[4] or '1',\n"
     "         'anony', (b[3] == 'anony') and 'true' or 'false', 'language', ARGV[5],\n"
-    "         'tstamp', ARGV[6], 'conversation_a', b[7] or '[]', 'conversation_b', b[8] or '[]',\n"
+    "         'tstamp', tstamp, 'conversation_a', b[7] or '[]', 'conversation_b', b[8] or '[]',\n"
     "         'leak', leak, 'mode', b[3] or 'anony'}\n"
     "else\n"
     "  local prev = already()\n"
@@ -945,7 +951,7 @@ static double wall_now(void)
 }
 
 /* Seconds with six decimals (what "%.6f" writes, but for a last digit of an exact tie),
- * without printf's floating-point path: a vote's one number. */
+ * without printf's floating-point path; NAN is now. */
 static void arg_time(args *a, double t)
 {
     if (!isfinite(t)) t = wall_now();
@@ -1166,7 +1172,8 @@ int store_vote(store *s, const store_vote_req *q, store_vote_cb cb, void *ud)
     arg(&a, q->winner);
     arg(&a, q->judge ? q->judge : "arena_user");
     arg(&a, q->language ? q->language : "unknown");
-    arg_time(&a, q->tstamp);
+    if (isfinite(q->tstamp)) arg_time(&a, q->tstamp);
+    else arg(&a, "");   /* the script reads Redis's clock: one clock for every server, in stream order */
     arg(&a, q->leak ? "1" : "0");
     return req_submit(&s->cmd, vote_done, (void *)cb, ud, SC_VOTE, a.n, a.v, a.len);
 }

@@ -137,7 +137,9 @@ typedef struct store_vote_req {
     const char *winner;               /* "model_a", "model_b", "tie", "tie (bothbad)" */
     const char *judge;                /* e.g. from store_judge(); NULL = "arena_user" */
     const char *language;             /* NULL = "unknown" (see store_guess_language) */
-    double tstamp;                    /* NAN = now */
+    double tstamp;                    /* NAN = now by Redis's clock, as the vote is recorded:
+                                         votes from several servers then have their stream's
+                                         order in time too (what live Elo follows) */
     int leak;                         /* ORed with the battle's own flag */
 } store_vote_req;
 

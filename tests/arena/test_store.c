@@ -288,6 +288,25 @@ int main(void)
     v = vote("b3", "tie (bothbad)", 1);
     CHECK(v.st == STORE_OK, "vote after SCRIPT FLUSH goes through (EVAL fallback)");
 
+    /* votes without a time take Redis's clock as they are recorded: in stream order */
+    {
+        redisReply *all = c ? redisCommand(c, "XRANGE arena:{a}:votes - +") : NULL;
+        double prev = 0, now = (double)time(NULL);
+        int in_order = all && all->type == REDIS_REPLY_ARRAY && all->elements >= 3;
+        for (size_t i = 0; in_order && i < all->elements; i++) {
+            redisReply *fields = all->element[i]->element[1];
+            for (size_t k = 0; k + 1 < fields->elements; k += 2)
+                if (!strcmp(fields->element[k]->str, "tstamp")) {
+                    double t = atof(fields->element[k + 1]->str);
+                    in_order = t >= prev && fabs(t - now) < 60 && strchr(fields->element[k + 1]->str, '.') &&
+                               strlen(strchr(fields->element[k + 1]->str, '.')) == 7;
+                    prev = t;
+                }
+        }
+        if (all) freeReplyObject(all);
+        CHECK(in_order, "votes without a time: Redis's clock, six decimals, in stream order");
+    }
+
     /* scan: paging and parsed records */
     scan s1 = { 0 };
     store_scan_votes(st, NULL, 1, on_scan, &s1);
