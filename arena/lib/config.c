@@ -34,6 +34,8 @@ static const field config_fields[] = {
     {"battles.token_secret", F_STR, C(token_secret), 0, 0},
     {"battles.ttl", F_INT, C(battle_ttl), 60, 365 * 86400},
     {"battles.max_turns", F_INT, C(max_turns), 1, 100},
+    {"battles.idle_seconds", F_INT, C(idle_seconds), 1, 365 * 86400},
+    {"battles.keepalive_seconds", F_INT, C(keepalive_seconds), 1, 3600},
     {"battles.max_tokens", F_INT, C(max_tokens), 1, 1 << 20},
     {"battles.temperature", F_DBL, C(temperature), 0, 2},
     {"limits.max_body", F_LONG, C(max_body), 256, 1 << 30},
@@ -191,6 +193,8 @@ static int defaults(cfg_config *c)
     c->port = 8080;
     c->battle_ttl = 86400;
     c->max_turns = 3;
+    c->idle_seconds = 600;
+    c->keepalive_seconds = 15;
     c->max_tokens = 256;
     c->temperature = 0.7;
     c->max_body = 16384;

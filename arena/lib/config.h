@@ -48,6 +48,8 @@ typedef struct cfg_config {
     char *token_secret;               /* HMAC key; required (>= 16 bytes) */
     int   battle_ttl;                 /* seconds a battle lives in Redis: 86400 */
     int   max_turns;                  /* turns per battle: 3 */
+    int   idle_seconds;               /* an idle battle leaves this server's memory: 600 */
+    int   keepalive_seconds;          /* a silent SSE stream gets a comment line: 15 */
     int   max_tokens;                 /* per answer, sent upstream: 256 */
     double temperature;               /* sent upstream: 0.7 */
     /* limits */

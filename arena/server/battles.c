@@ -10,7 +10,7 @@
  *
  * A battle not in memory (created by another server, or before a restart) is loaded from
  * Redis on demand (battle_restore). A battle leaves memory when it is voted on, or after
- * IDLE_SECONDS idle; it stays in Redis until its TTL. */
+ * battles.idle_seconds idle; it stays in Redis until its TTL. */
 #include "server.h"
 
 #include <event2/buffer.h>
@@ -28,9 +28,7 @@
 #include "sse.h"
 #include "token.h"
 
-#define IDLE_SECONDS 600
 #define VOTER_SLOTS 4096
-#define KEEPALIVE_SECONDS 15     /* a comment line then: proxies keep the stream, dead clients show */
 
 typedef struct upstream {
     live_battle *lb;
@@ -49,6 +47,8 @@ struct live_battle {
     server *s;
     battle *b;
     live_battle *next;                 /* hash chain */
+    live_battle *older, *newer;        /* the server's activity list (what the sweep reads) */
+    live_battle *watched_prev, *watched_next;  /* the server's list of battles with a sub */
     hreq *sub;                         /* the browser's SSE request, NULL when none */
     upstream *up[2];
     char voter[64];
@@ -122,6 +122,30 @@ static void grow_table(server *s)
     s->table_size = size;
 }
 
+/* The activity list is in order of last activity, so the idle sweep reads only the
+ * battles it frees; a battle moves to its newest end at each activity. */
+static void unlink_activity(live_battle *lb)
+{
+    server *s = lb->s;
+    if (lb->older) lb->older->newer = lb->newer;
+    else if (s->oldest == lb) s->oldest = lb->newer;
+    if (lb->newer) lb->newer->older = lb->older;
+    else if (s->newest == lb) s->newest = lb->older;
+    lb->older = lb->newer = NULL;
+}
+
+static void touch(live_battle *lb)
+{
+    server *s = lb->s;
+    lb->last_active = time(NULL);
+    if (s->newest == lb) return;
+    unlink_activity(lb);
+    lb->older = s->newest;
+    if (s->newest) s->newest->newer = lb;
+    else s->oldest = lb;
+    s->newest = lb;
+}
+
 static live_battle *insert(server *s, battle *b, const char *voter)
 {
     if (s->n_live >= s->table_size) grow_table(s);
@@ -129,7 +153,7 @@ static live_battle *insert(server *s, battle *b, const char *voter)
     if (!lb) return NULL;
     lb->s = s;
     lb->b = b;
-    lb->last_active = time(NULL);
+    touch(lb);
     snprintf(lb->voter, sizeof lb->voter, "%s", voter ? voter : "");
     live_battle **p = slot_of(s, b->id);
     lb->next = *p;
@@ -157,6 +181,7 @@ static void remove_live(server *s, live_battle *lb)
 {
     live_battle **p = slot_of(s, lb->b->id);
     if (*p == lb) *p = lb->next;
+    unlink_activity(lb);
     s->n_live--;
     live_free(lb);
 }
@@ -191,14 +216,10 @@ void battles_mark_voted(server *s, const char *id)
 
 void battles_sweep(server *s)
 {
-    time_t cutoff = time(NULL) - IDLE_SECONDS;
-    for (size_t i = 0; i < s->table_size; i++) {
-        live_battle *lb = s->table[i];
-        while (lb) {
-            live_battle *next = lb->next;
-            if (!busy(lb) && lb->last_active < cutoff) remove_live(s, lb);
-            lb = next;
-        }
+    time_t cutoff = time(NULL) - s->cfg->idle_seconds;
+    for (live_battle *lb = s->oldest, *newer; lb && lb->last_active < cutoff; lb = newer) {
+        newer = lb->newer;
+        if (!busy(lb)) remove_live(s, lb);   /* a busy one stays until it is idle */
     }
 }
 
@@ -209,11 +230,12 @@ void battles_free_all(server *s)
             live_battle *lb = s->table[i];
             s->table[i] = lb->next;
             http_unwatch(&lb->sub);
-            live_free(lb);
+            live_free(lb);   /* the lists go with the battles */
         }
     }
     free(s->table);
     s->table = NULL;
+    s->oldest = s->newest = s->watched = NULL;
     free(s->voters);
     s->voters = NULL;
 }
@@ -348,16 +370,36 @@ static void send_event_buf(live_battle *lb, const char *data, size_t len)
 
 void battles_keepalive(server *s)
 {
-    time_t cutoff = time(NULL) - KEEPALIVE_SECONDS;
-    for (size_t i = 0; i < s->table_size; i++)
-        for (live_battle *lb = s->table[i]; lb; lb = lb->next)
-            if (lb->sub && lb->last_sent <= cutoff) send_event_buf(lb, ": keepalive\n\n", 13);
+    time_t cutoff = time(NULL) - s->cfg->keepalive_seconds;
+    for (live_battle *lb = s->watched, *next; lb; lb = next) {
+        next = lb->watched_next;
+        if (lb->last_sent <= cutoff) send_event_buf(lb, ": keepalive\n\n", 13);
+    }
+}
+
+/* The browser's stream of lb: attached (req) or gone (NULL), and the watched list with it. */
+static void set_sub(live_battle *lb, hreq *req)
+{
+    server *s = lb->s;
+    if (lb->sub && !req) {
+        if (lb->watched_prev) lb->watched_prev->watched_next = lb->watched_next;
+        else s->watched = lb->watched_next;
+        if (lb->watched_next) lb->watched_next->watched_prev = lb->watched_prev;
+        lb->watched_prev = lb->watched_next = NULL;
+    } else if (!lb->sub && req) {
+        lb->watched_next = s->watched;
+        if (s->watched) s->watched->watched_prev = lb;
+        s->watched = lb;
+    }
+    lb->sub = req;
 }
 
 /* Ends the browser stream: the last chunk. */
 static void close_sse(live_battle *lb)
 {
-    hreq *req = http_take(&lb->sub);
+    hreq *req = lb->sub;
+    set_sub(lb, NULL);
+    http_unwatch(&req);
     lb->s->m.sse_open--;
     hreq_end(req);
 }
@@ -405,7 +447,7 @@ static void end_stream(live_battle *lb)
 static void on_turn_saved(live_battle *lb, store_status st, void *arg)
 {
     lb->saved = st == STORE_OK;
-    lb->last_active = time(NULL);
+    touch(lb);
     end_stream(lb);
 }
 
@@ -420,7 +462,7 @@ static void on_sub_gone(hreq *req, void *arg)
 {
     live_battle *lb = arg;
     (void)req;
-    lb->sub = NULL;
+    set_sub(lb, NULL);
     lb->s->m.sse_open--;
 }
 
@@ -432,7 +474,7 @@ static void start_sse(server *s, live_battle *lb, hreq *req)
     hreq_add_header(req, "X-Accel-Buffering", "no");  /* nginx: pass events through at once */
     http_log(s, req, 200, 0);
     hreq_start(req, 200);
-    lb->sub = req;
+    set_sub(lb, req);
     hreq_on_gone(req, on_sub_gone, lb);
     lb->last_sent = time(NULL);
     s->m.sse_open++;
@@ -476,7 +518,7 @@ static void side_ended(live_battle *lb, int side, int ok, const char *message)
         upstream_free(u);
     }
     battle_finish(lb->b, side, ok, s->identity);
-    lb->last_active = time(NULL);
+    touch(lb);
     send_side_end(lb, side, why);
     if (lb->b->phase == BATTLE_ANSWERED) {
         lb->saved = 0;
@@ -836,7 +878,7 @@ void battles_create(server *s, hreq *req)
 static void stream_battle(server *s, live_battle *lb, hreq *req)
 {
     start_sse(s, lb, req);
-    lb->last_active = time(NULL);
+    touch(lb);
     if (lb->b->phase == BATTLE_WAITING) {
         battle_start(lb->b);
         lb->saved = 0;
@@ -917,7 +959,7 @@ static void on_turn_battle(server *s, live_battle *lb, store_status st, void *ar
         turn_op_free(op);
         return;
     }
-    lb->last_active = time(NULL);
+    touch(lb);
     save(lb, on_turn_stored, op);
 }
 

@@ -93,6 +93,8 @@ struct server {
     FILE                *access_log;
     live_battle        **table;     /* battles in memory, by id (hash, chained) */
     size_t               table_size, n_live;
+    live_battle         *oldest, *newest; /* the same battles, least recently active first */
+    live_battle         *watched;   /* the battles a browser's stream is attached to */
     struct voter        *voters;    /* what the server remembers of each client address: voter_slot */
     metrics              m;
 };
