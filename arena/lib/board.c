@@ -75,6 +75,8 @@ typedef struct intervals {
     rt_data *d;                         /* the snapshot (for the names); owned */
     double *lower[N_METHODS], *upper[N_METHODS];   /* [d->n_models]; NAN where none */
     uint64_t gen;                       /* the votes they cover */
+    int refs;                           /* both boards hold them when their votes are the
+                                           same; changed under mu */
 } intervals;
 
 struct board {
@@ -88,6 +90,7 @@ struct board {
     queue in;                           /* filled by board_add_vote */
     uint64_t added_gen, done_gen;       /* votes queued / votes published with intervals */
     rt_data *job[2];                    /* snapshots waiting for the interval thread */
+    int job_shared;                     /* job[0] serves both boards (job[1] NULL) */
     uint64_t job_gen;
     intervals *res[2];                  /* finished intervals not yet taken by the worker */
     view *view[2];                      /* replaced only by the worker */
@@ -259,7 +262,7 @@ static void bt_options(const board *b, const rt_data *d, bt_opts *bo)
 
 static void intervals_free(intervals *iv)
 {
-    if (!iv) return;
+    if (!iv || --iv->refs > 0) return;
     for (int m = 0; m < N_METHODS; m++) {
         free(iv->lower[m]);
         free(iv->upper[m]);
@@ -283,6 +286,7 @@ static intervals *compute_intervals(board *b, rt_data *d, uint64_t gen)
     }
     iv->d = d;
     iv->gen = gen;
+    iv->refs = 1;
     for (int m = 0; m < N_METHODS; m++) {
         if (!(iv->lower[m] = malloc(k * sizeof(double))) || !(iv->upper[m] = malloc(k * sizeof(double)))) {
             intervals_free(iv);
@@ -484,7 +488,13 @@ static void worker_round(board *b)
     }
     rt_data *job[2] = { NULL, NULL };
     int hand = b->ci != BOARD_CI_NONE && b->handed_gen != b->points_gen;
-    for (int a = 0; hand && a < 2; a++) job[a] = rt_snapshot(b->acc[a], err, sizeof err);
+    /* When the anonymous board lost no vote to its filter (an arena without named battles
+     * or leaks), both boards hold the same battles in the same order: one job serves both. */
+    rt_stats all, anony;
+    rt_get_stats(b->acc[0], &all);
+    rt_get_stats(b->acc[1], &anony);
+    int shared = all.counted == anony.counted;
+    for (int a = 0; hand && a < (shared ? 1 : 2); a++) job[a] = rt_snapshot(b->acc[a], err, sizeof err);
 
     pthread_mutex_lock(&b->mu);
     if (hand) {
@@ -492,6 +502,7 @@ static void worker_round(board *b)
             rt_data_free(b->job[a]);
             b->job[a] = job[a];
         }
+        b->job_shared = shared;
         b->job_gen = b->handed_gen = b->points_gen;
         pthread_cond_signal(&b->ci_wake);
     }
@@ -558,12 +569,17 @@ static void *ci_worker(void *arg)
         if (pthread_cond_timedwait(&b->ci_wake, &b->mu, &rest_until) != ETIMEDOUT)
             continue;   /* woken early (a newer job, or stop): look again */
         rt_data *job[2] = { b->job[0], b->job[1] };
+        int shared = b->job_shared;
         uint64_t gen = b->job_gen;
         b->job[0] = b->job[1] = NULL;
         pthread_mutex_unlock(&b->mu);
         double t0 = mono_now();
         intervals *iv[2];
         for (int a = 0; a < 2; a++) iv[a] = job[a] ? compute_intervals(b, job[a], gen) : NULL;
+        if (shared && iv[0]) {
+            iv[1] = iv[0];
+            iv[0]->refs++;
+        }
         double took = mono_now() - t0, rest = took * (1 - b->ci_max_share) / b->ci_max_share;
         rest_until = mono_after(rest > b->ci_min_period - took ? rest : b->ci_min_period - took);
         pthread_mutex_lock(&b->mu);

@@ -275,6 +275,23 @@ int main(void)
     board_blob_release(c3);
 
     board_free(b);
+
+    /* an arena without named battles or leaks: one interval job serves both boards, and
+     * each still equals its direct fit */
+    board *only_anony = board_new(&o, err, sizeof err);
+    static vote anon[N];
+    for (size_t i = 0; only_anony && i < N; i++) {
+        anon[i] = votes[i];
+        anon[i].anony = 1;
+        anon[i].leak = 0;
+        store_vote_record rec = record_of(&anon[i]);
+        board_add_vote(only_anony, &rec);
+    }
+    if (only_anony) board_sync(only_anony);
+    CHECK(only_anony && compare_with_direct(only_anony, anon, N, 0, table, 50) &&
+          compare_with_direct(only_anony, anon, N, 1, table, 50),
+          "every vote anonymous: both boards equal to their direct fits, intervals included");
+    board_free(only_anony);
     CHECK(c1->len > 100 && c1->data[c1->len] == '\0', "a blob held across board_free stays valid");
     board_blob_release(c1);
 
