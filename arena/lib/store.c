@@ -1281,18 +1281,35 @@ static int parse_entry(const redisReply *e, store_vote_record *rec)
     for (size_t i = 0; i + 1 < kv->elements; i += 2) {
         const char *f = kv->element[i]->str, *v = kv->element[i + 1]->str;
         if (!f || !v) continue;
-        if (!strcmp(f, "question_id")) rec->question_id = v;
-        else if (!strcmp(f, "model_a")) rec->model_a = v;
-        else if (!strcmp(f, "model_b")) rec->model_b = v;
-        else if (!strcmp(f, "winner")) rec->winner = v;
-        else if (!strcmp(f, "judge")) rec->judge = v;
-        else if (!strcmp(f, "turn")) rec->turn = atoi(v);
-        else if (!strcmp(f, "anony")) rec->anony = is_true(v);
-        else if (!strcmp(f, "language")) rec->language = v;
-        else if (!strcmp(f, "tstamp")) rec->tstamp = *v ? strtod(v, NULL) : NAN;
-        else if (!strcmp(f, "conversation_a")) rec->conversation_a = v;
-        else if (!strcmp(f, "conversation_b")) rec->conversation_b = v;
-        else if (!strcmp(f, "leak")) rec->leak = is_true(v);
+        /* By length first: the follower reads every field of every vote. */
+        switch (kv->element[i]->len) {
+        case 4:
+            if (!memcmp(f, "turn", 4)) rec->turn = atoi(v);
+            else if (!memcmp(f, "leak", 4)) rec->leak = is_true(v);
+            break;
+        case 5:
+            if (!memcmp(f, "judge", 5)) rec->judge = v;
+            else if (!memcmp(f, "anony", 5)) rec->anony = is_true(v);
+            break;
+        case 6:
+            if (!memcmp(f, "winner", 6)) rec->winner = v;
+            else if (!memcmp(f, "tstamp", 6)) rec->tstamp = *v ? strtod(v, NULL) : NAN;
+            break;
+        case 7:
+            if (!memcmp(f, "model_a", 7)) rec->model_a = v;
+            else if (!memcmp(f, "model_b", 7)) rec->model_b = v;
+            break;
+        case 8:
+            if (!memcmp(f, "language", 8)) rec->language = v;
+            break;
+        case 11:
+            if (!memcmp(f, "question_id", 11)) rec->question_id = v;
+            break;
+        case 14:
+            if (!memcmp(f, "conversation_a", 14)) rec->conversation_a = v;
+            else if (!memcmp(f, "conversation_b", 14)) rec->conversation_b = v;
+            break;
+        }
     }
     return rec->model_a && rec->model_b && rec->winner ? 0 : -1;
 }
