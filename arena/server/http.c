@@ -88,34 +88,41 @@ void http_reply_json(server *s, hreq *req, int status, json_t *body)
     send_written_json(s, req, status, bad);
 }
 
+/* text (len bytes, escaped_len once escaped, as sse_json_escape measures it) as a quoted
+ * JSON string at p, which has room for escaped_len + 3 bytes; the end. */
+static char *put_json_string(char *p, const char *text, size_t len, size_t escaped_len)
+{
+    *p++ = '"';
+    p += sse_json_escape(p, escaped_len + 1, text, len);
+    *p++ = '"';
+    return p;
+}
+
 int http_add_json_string(struct evbuffer *out, const char *text)
 {
-    size_t len = strlen(text), need = sse_json_escape(NULL, 0, text, len);
+    size_t len = strlen(text), escaped_len = sse_json_escape(NULL, 0, text, len);
     struct evbuffer_iovec v;
-    if (evbuffer_reserve_space(out, need + 3, &v, 1) < 1) return -1;
-    char *p = v.iov_base;
-    p[0] = '"';
-    sse_json_escape(p + 1, need + 1, text, len);
-    p[need + 1] = '"';
-    v.iov_len = need + 2;
+    if (evbuffer_reserve_space(out, escaped_len + 3, &v, 1) < 1) return -1;
+    v.iov_len = (size_t)(put_json_string(v.iov_base, text, len, escaped_len) - (char *)v.iov_base);
     return evbuffer_commit_space(out, &v, 1);
 }
 
 void http_reply_strings(server *s, hreq *req, int status, const char *const *kv, size_t n)
 {
     /* Measured, then written into one reservation: a vote's reply is six short strings. */
-    size_t len[16], need = 2;   /* } \n; each string adds its separator and quotes */
+    size_t len[16], escaped_len[16], need = 2;   /* } \n; each string adds its separator and quotes */
     int bad = n > 16;
-    for (size_t i = 0; i < n && !bad; i++) need += (len[i] = sse_json_escape(NULL, 0, kv[i], strlen(kv[i]))) + 3;
+    for (size_t i = 0; i < n && !bad; i++) {
+        len[i] = strlen(kv[i]);
+        need += (escaped_len[i] = sse_json_escape(NULL, 0, kv[i], len[i])) + 3;
+    }
     struct evbuffer *out = hreq_output(req);
     struct evbuffer_iovec v;
     if (!bad && evbuffer_reserve_space(out, need + 1, &v, 1) == 1) {
         char *p = v.iov_base;
         for (size_t i = 0; i < n; i++) {
             *p++ = i == 0 ? '{' : i % 2 ? ':' : ',';
-            *p++ = '"';
-            p += sse_json_escape(p, len[i] + 1, kv[i], strlen(kv[i]));
-            *p++ = '"';
+            p = put_json_string(p, kv[i], len[i], escaped_len[i]);
         }
         memcpy(p, "}\n", 2);
         v.iov_len = need;

@@ -90,15 +90,16 @@ void elo_live_free(elo_live *e)
     free(e);
 }
 
-/* The snapshot's index of each accumulator name (d keeps the accumulator's order among
- * the models it keeps) into slot[n]; 1 when it differs from the state's. */
-static int map_models(const elo_live *e, const rt_battles *acc, const rt_data *d, long *slot, size_t n)
+/* The snapshot's index of each of the n accumulator names (d keeps the accumulator's
+ * order among the models it keeps) into e->slot; 1 when the kept models changed. */
+static int map_models(elo_live *e, const rt_battles *acc, const rt_data *d, size_t n)
 {
     int changed = n < e->n_names;
     size_t j = 0;
     for (size_t i = 0; i < n; i++) {
-        slot[i] = j < d->n_models && strcmp(rt_name(acc, i), d->names[j]) == 0 ? (long)j++ : -1;
-        if (i < e->n_names ? slot[i] != e->slot[i] : slot[i] >= 0) changed = 1;
+        long slot = j < d->n_models && strcmp(rt_name(acc, i), d->names[j]) == 0 ? (long)j++ : -1;
+        if (i < e->n_names ? slot != e->slot[i] : slot >= 0) changed = 1;
+        e->slot[i] = slot;
     }
     return changed;
 }
@@ -131,12 +132,7 @@ int elo_live_fit(elo_live *e, const rt_battles *acc, const rt_data *d, double *r
         }
         e->cap = n;
     }
-    long *slot = malloc((n ? n : 1) * sizeof *slot);
-    if (!slot) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    if (map_models(e, acc, d, slot, n) || !e->valid || n_seq < e->applied) {
+    if (map_models(e, acc, d, n) || !e->valid || n_seq < e->applied) {
         for (size_t i = 0; i < n; i++) e->rating[i] = e->o.init;
         e->applied = 0;
         e->last_t = -INFINITY;
@@ -144,8 +140,6 @@ int elo_live_fit(elo_live *e, const rt_battles *acc, const rt_data *d, double *r
         e->in_order = 1;
         e->valid = 1;
     }
-    memcpy(e->slot, slot, n * sizeof *slot);
-    free(slot);
     for (size_t i = e->n_names; i < n; i++) e->rating[i] = e->o.init;
     e->n_names = n;
 
