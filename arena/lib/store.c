@@ -300,6 +300,15 @@ static void req_send(req *r)
     if (ok) {
         r->sent_ms = now_ms();
         list_push(&c->head, &c->tail, r);
+        /* Written now, not when the loop comes round to the socket: Redis starts on this
+         * command while the loop still parses the next requests of its batch (votes
+         * through HTTP: about a tenth more a second, for one write each). Only the buffer
+         * is written here; on an error the write event stays armed and the loop reports
+         * it, so no callback runs inside the caller's request. Disarming the event in the
+         * same turn that armed it costs the loop nothing. */
+        int done = 0;
+        if (c->state == CONN_READY && redisBufferWrite(&c->ac->c, &done) == REDIS_OK && done && c->ac->ev.delWrite)
+            c->ac->ev.delWrite(c->ac->ev.data);
     } else {
         list_push(&s->fail_head, &s->fail_tail, r);
         event_active(s->fail_ev, EV_TIMEOUT, 0);
