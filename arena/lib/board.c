@@ -516,6 +516,7 @@ static void worker_round(board *b)
 static void *worker(void *arg)
 {
     board *b = arg;
+    pthread_setname_np(pthread_self(), "board-points");
     pthread_mutex_lock(&b->mu);
     while (!b->stop) {
         if (b->added_gen == b->points_gen && !b->res[0] && !b->res[1]) {
@@ -555,6 +556,7 @@ static double mono_now(void)
 static void *ci_worker(void *arg)
 {
     board *b = arg;
+    pthread_setname_np(pthread_self(), "board-interval");
     /* The lowest priority (Linux: per thread, and inherited by the bootstrap's threads):
      * on a busy machine a bootstrap takes only CPU that nothing else wants, so no request
      * waits behind one. Best effort: without it the rest above still bounds the share. */

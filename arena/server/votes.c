@@ -377,6 +377,7 @@ static void on_feed_stop(evutil_socket_t fd, short what, void *arg) { event_base
 static void *feed_main(void *arg)
 {
     server *s = arg;
+    pthread_setname_np(pthread_self(), "arena-feed");   /* as top -H and /proc show it */
     event_base_loop(s->feed_base, EVLOOP_NO_EXIT_ON_EMPTY);
     return NULL;
 }

@@ -35,6 +35,10 @@ EOF
 start_arena arena "$T/arena.json" || exit 1
 U=$ARENA_URL
 
+# Operators tell the threads apart in top -H and /proc.
+expect_eq "threads named by role" "$(cat /proc/"$ARENA_PID"/task/*/comm | grep -E '^(arena-feed|board-points|board-interval)$' | sort | tr '\n' ' ')" \
+    "arena-feed board-interval board-points "
+
 # post PATH JSON: prints the status code, body in $T/body
 post() { curl -s -o "$T/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' --data-binary "$2" "$U$1"; }
 # sign ID: a valid token for ID (what the server would hand out)
