@@ -16,6 +16,7 @@
  * tokens and keeps the stream open until released, so that streams stay open as long as
  * the measurement needs. Targets (figures only, never asserted): votes >= 0.5 x INCR,
  * p99 < 10 ms; < 64 KB per stream; >= 20,000 leaderboard reads/s. */
+#include <dirent.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -325,12 +326,34 @@ static long long stat_cpu_ns(const char *path)
     return (long long)((utime + stime) * (1000000000.0 / sysconf(_SC_CLK_TCK)));
 }
 
-/* The process's CPU time, and its main thread's in *main_ns. */
-static long long cpu_ns(pid_t pid, long long *main_ns)
+/* arena-server's threads shown apart, by the names it gives them (the main thread keeps
+ * the program's); the interval thread and its bootstraps' ended workers are the rest. */
+enum { ROLE_LOOP, ROLE_FEED, ROLE_POINTS, N_ROLES };
+static const char *const role_name[N_ROLES] = { "arena-server", "arena-feed", "board-points" };
+
+/* The process's CPU time, and in role_ns (when not NULL) that of its threads by role. */
+static long long cpu_ns(pid_t pid, long long role_ns[N_ROLES])
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/stat", (int)pid, (int)pid);
-    *main_ns = stat_cpu_ns(path);
+    char path[300];
+    if (role_ns) {
+        memset(role_ns, 0, N_ROLES * sizeof *role_ns);
+        snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+        DIR *dir = opendir(path);
+        for (struct dirent *e; dir && (e = readdir(dir));) {
+            char comm[32] = "";
+            snprintf(path, sizeof path, "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+            FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+            if (!f) continue;
+            if (fgets(comm, sizeof comm, f)) comm[strcspn(comm, "\n")] = 0;
+            fclose(f);
+            for (int k = 0; k < N_ROLES; k++)
+                if (!strcmp(comm, role_name[k])) {
+                    snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+                    role_ns[k] += stat_cpu_ns(path);
+                }
+        }
+        if (dir) closedir(dir);
+    }
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
     return stat_cpu_ns(path);
 }
@@ -492,7 +515,7 @@ int main(void)
     /* Rounds of 1 s, each right after its own INCR baseline: the machine's other load
      * drifts over seconds, and a ratio of two figures taken apart would carry it. */
     double round_rate[WRK_ROUNDS], round_incr[WRK_ROUNDS], round_ratio[WRK_ROUNDS], worst_p99 = 0;
-    long long cpu_arena = 0, cpu_main = 0, cpu_redis = 0, cpu_client = 0, sent = 0, acked = 0, refused = 0;
+    long long cpu_arena = 0, cpu_role[N_ROLES] = { 0 }, cpu_redis = 0, cpu_client = 0, sent = 0, acked = 0, refused = 0;
     long long before = redis_xlen(&rp);
     for (int r = 0; r < WRK_ROUNDS; r++) {
         char list_path[300];
@@ -506,12 +529,12 @@ int main(void)
         wrk_figures wf;
         snprintf(cmd, sizeof cmd, "wrk -t1 -c64 -d1s --latency -s %s/tests/arena/bench_votes.lua http://127.0.0.1:%d -- %s 2>/dev/null",
                  root, arena_port, list_path);
-        long long arena_main0, redis_main0, arena0 = cpu_ns(arena_pid, &arena_main0), redis0 = cpu_ns(rp.pid, &redis_main0);
+        long long role0[N_ROLES], role1[N_ROLES], arena0 = cpu_ns(arena_pid, role0), redis0 = cpu_ns(rp.pid, NULL);
         long long client0 = children_cpu_ns();
         run_wrk(cmd, &wf);
-        long long arena_main1, redis_main1, arena1 = cpu_ns(arena_pid, &arena_main1), redis1 = cpu_ns(rp.pid, &redis_main1);
+        long long arena1 = cpu_ns(arena_pid, role1), redis1 = cpu_ns(rp.pid, NULL);
         cpu_arena += arena1 - arena0;
-        cpu_main += arena_main1 - arena_main0;
+        for (int k = 0; k < N_ROLES; k++) cpu_role[k] += role1[k] - role0[k];
         cpu_redis += redis1 - redis0;
         cpu_client += children_cpu_ns() - client0;
         sent += wf.requests;
@@ -529,8 +552,11 @@ int main(void)
            WRK_ROUNDS, ROUND_BATTLES, acked, refused, recorded);
     printf("  %.0f votes/s (median round), p99 at most %.2f ms (target p99 < 10 ms)\n", wrk_s, worst_p99);
     double done = (double)(sent > 0 ? sent : 1) * 1e3;   /* ns per vote -> microseconds */
-    printf("  CPU per vote: arena-server %.0f us (main thread %.0f, its other threads %.0f), redis-server %.0f us, wrk %.0f us\n",
-           cpu_arena / done, cpu_main / done, (cpu_arena - cpu_main) / done, cpu_redis / done, cpu_client / done);
+    long long rest = cpu_arena - cpu_role[ROLE_LOOP] - cpu_role[ROLE_FEED] - cpu_role[ROLE_POINTS];
+    printf("  CPU per vote: arena-server %.0f us (request loop %.0f, vote feed %.1f, point refits %.1f, intervals %.1f), "
+           "redis-server %.0f us, wrk %.0f us\n",
+           cpu_arena / done, cpu_role[ROLE_LOOP] / done, cpu_role[ROLE_FEED] / done, cpu_role[ROLE_POINTS] / done,
+           rest / done, cpu_redis / done, cpu_client / done);
     printf("  baseline redis-benchmark INCR (64 clients, same server, appendfsync everysec as for the votes): %.0f requests/s (median round); "
            "ratio %.2f (median of the rounds' ratios; target >= 0.5); libevent client: %.2f\n",
            incr, median(round_ratio, WRK_ROUNDS), incr > 0 ? votes_s / incr : 0);
