@@ -47,6 +47,7 @@ struct live_battle {
     server *s;
     battle *b;
     live_battle *next;                 /* hash chain */
+    uint64_t hash;                     /* of b->id: a chain skips others without reading their battles */
     live_battle *older, *newer;        /* the server's activity list (what the sweep reads) */
     live_battle *watched_prev, *watched_next;  /* the server's list of battles with a sub */
     hreq *sub;                         /* the browser's SSE request, NULL when none */
@@ -93,14 +94,15 @@ int battles_id_valid(const char *id)
 
 /* ---- the table of live battles ---- */
 
-static live_battle **slot_of(server *s, const char *id)
+/* h = hash_str(id) */
+static live_battle **slot_of(server *s, const char *id, uint64_t h)
 {
-    live_battle **p = &s->table[hash_str(id) & (s->table_size - 1)];
-    while (*p && strcmp((*p)->b->id, id) != 0) p = &(*p)->next;
+    live_battle **p = &s->table[h & (s->table_size - 1)];
+    while (*p && ((*p)->hash != h || strcmp((*p)->b->id, id) != 0)) p = &(*p)->next;
     return p;
 }
 
-static live_battle *find(server *s, const char *id) { return *slot_of(s, id); }
+static live_battle *find(server *s, const char *id) { return *slot_of(s, id, hash_str(id)); }
 
 /* Doubles the table once it holds as many battles as buckets, so that chains stay short
  * however many battles are live (a failed allocation keeps the old table). */
@@ -112,7 +114,7 @@ static void grow_table(server *s)
     for (size_t i = 0; i < s->table_size; i++) {
         for (live_battle *lb = s->table[i], *next; lb; lb = next) {
             next = lb->next;
-            live_battle **p = &table[hash_str(lb->b->id) & (size - 1)];
+            live_battle **p = &table[lb->hash & (size - 1)];
             lb->next = *p;
             *p = lb;
         }
@@ -153,9 +155,10 @@ static live_battle *insert(server *s, battle *b, const char *voter)
     if (!lb) return NULL;
     lb->s = s;
     lb->b = b;
+    lb->hash = hash_str(b->id);
     touch(lb);
     snprintf(lb->voter, sizeof lb->voter, "%s", voter ? voter : "");
-    live_battle **p = slot_of(s, b->id);
+    live_battle **p = slot_of(s, b->id, lb->hash);
     lb->next = *p;
     *p = lb;
     s->n_live++;
@@ -179,7 +182,7 @@ static void live_free(live_battle *lb)
 
 static void remove_live(server *s, live_battle *lb)
 {
-    live_battle **p = slot_of(s, lb->b->id);
+    live_battle **p = slot_of(s, lb->b->id, lb->hash);
     if (*p == lb) *p = lb->next;
     unlink_activity(lb);
     s->n_live--;
