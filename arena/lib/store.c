@@ -301,11 +301,14 @@ static void req_send(req *r)
         r->sent_ms = now_ms();
         list_push(&c->head, &c->tail, r);
         /* Written now, not when the loop comes round to the socket: Redis starts on this
-         * command while the loop still parses the next requests of its batch (votes
-         * through HTTP: about a tenth more a second, for one write each). Only the buffer
-         * is written here; on an error the write event stays armed and the loop reports
-         * it, so no callback runs inside the caller's request. Disarming the event in the
-         * same turn that armed it costs the loop nothing. */
+         * command while the loop still parses the next requests of its batch, rather
+         * than both taking turns with a core idle. It costs one write a command instead
+         * of one a batch (the request loop: about 4 us a vote more); on the vote
+         * benchmark, where the server, Redis and the client share two cores, idle time
+         * fell from 30% to 20% and votes/s rose 4-13% in three of four alternating runs.
+         * Only the buffer is written here; on an error the write event stays armed and
+         * the loop reports it, so no callback runs inside the caller's request. Disarming
+         * the event in the same turn that armed it costs the loop nothing. */
         int done = 0;
         if (c->state == CONN_READY && redisBufferWrite(&c->ac->c, &done) == REDIS_OK && done && c->ac->ev.delWrite)
             c->ac->ev.delWrite(c->ac->ev.data);
