@@ -552,7 +552,10 @@ int main(void)
            WRK_ROUNDS, ROUND_BATTLES, acked, refused, recorded);
     printf("  %.0f votes/s (median round), p99 at most %.2f ms (target p99 < 10 ms)\n", wrk_s, worst_p99);
     double done = (double)(sent > 0 ? sent : 1) * 1e3;   /* ns per vote -> microseconds */
+    /* Each figure is counted in clock ticks, read a moment apart: the rest may come out a
+     * tick below zero when the interval thread did nothing. */
     long long rest = cpu_arena - cpu_role[ROLE_LOOP] - cpu_role[ROLE_FEED] - cpu_role[ROLE_POINTS];
+    if (rest < 0) rest = 0;
     printf("  CPU per vote: arena-server %.0f us (request loop %.0f, vote feed %.1f, point refits %.1f, intervals %.1f), "
            "redis-server %.0f us, wrk %.0f us\n",
            cpu_arena / done, cpu_role[ROLE_LOOP] / done, cpu_role[ROLE_FEED] / done, cpu_role[ROLE_POINTS] / done,
