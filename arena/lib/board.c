@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -557,10 +558,14 @@ static void *ci_worker(void *arg)
 {
     board *b = arg;
     pthread_setname_np(pthread_self(), "board-interval");
-    /* The lowest priority (Linux: per thread, and inherited by the bootstrap's threads):
-     * on a busy machine a bootstrap takes only CPU that nothing else wants, so no request
-     * waits behind one. Best effort: without it the rest above still bounds the share. */
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    /* Idle priority (Linux SCHED_IDLE: per thread, and inherited by the bootstrap's
+     * threads): a bootstrap runs only on a core nothing else wants, and a request that
+     * wakes up takes the core from it at once, so no request waits behind one. Where the
+     * policy is refused, the lowest nice level. Best effort: without either, the rest
+     * below still bounds the share. */
+    struct sched_param idle = { 0 };
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle) != 0)
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     struct timespec rest_until = mono_after(0);
     pthread_mutex_lock(&b->mu);
     while (!b->stop) {
