@@ -3,6 +3,7 @@
  * battles, identity leaks), its documents (JSON, CSV, matrices), caching and liveness. */
 #include <math.h>
 #include <dirent.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,8 +130,8 @@ static int compare_with_direct(board *b, const vote *votes, size_t n, int anony,
     return ok;
 }
 
-/* How many of this process's threads run at that nice value (field 19 of their stat). */
-static int threads_at_nice(int nice)
+/* How many of this process's threads have that value in field `field` of their stat. */
+static int threads_with_stat(int field_wanted, int wanted)
 {
     DIR *d = opendir("/proc/self/task");
     struct dirent *e;
@@ -143,9 +144,9 @@ static int threads_at_nice(int nice)
         const char *p = fgets(line, sizeof line, f) ? strrchr(line, ')') : NULL;
         fclose(f);
         int field = 2, value = 0;
-        for (; p && *p && field < 19; p++)
+        for (; p && *p && field < field_wanted; p++)
             if (*p == ' ') field++;
-        if (p && sscanf(p, "%d", &value) == 1 && value == nice) n++;
+        if (p && sscanf(p, "%d", &value) == 1 && value == wanted) n++;
     }
     if (d) closedir(d);
     return n;
@@ -353,7 +354,7 @@ int main(void)
     CHECK(json_integer_value(json_object_get(j, "ci_total_votes")) == 2 && json_integer_value(json_object_get(j, "total_votes")) == 2,
           "ci_total_votes: the votes the intervals cover (2 after the sync)");
     json_decref(j);
-    CHECK(threads_at_nice(19) >= 1, "the interval thread runs at nice 19");
+    CHECK(threads_with_stat(41, SCHED_IDLE) >= 1, "the interval thread runs at idle priority (stat field 41, the policy)");
     board_free(pb);
     spaced.ci_min_period = -1;
     CHECK(board_new(&spaced, err, sizeof err) == NULL, "a negative ci_min_period refused");
