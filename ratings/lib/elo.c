@@ -145,21 +145,19 @@ int elo_live_fit(elo_live *e, const rt_battles *acc, const rt_data *d, double *r
 
     /* The snapshot sorts by tstamp unless a kept battle lacks one: while the arrival order
      * is that order, the new battles extend it. */
-    for (size_t i = e->applied; i < n_seq; i++) {
-        const rt_seq *s = &seq[i];
+    for (; e->applied < n_seq; e->applied++) {
+        const rt_seq *s = &seq[e->applied];
         if (e->slot[s->a] < 0 || e->slot[s->b] < 0) continue;
         if (isnan(s->tstamp)) e->any_nan = 1;
         else if (s->tstamp < e->last_t) e->in_order = 0;
         else e->last_t = s->tstamp;
+        update(e->c, e->o.k, &e->rating[s->a], &e->rating[s->b], (rt_outcome)s->outcome);
     }
     if (!e->any_nan && !e->in_order) {
-        e->valid = 0;   /* for good: the order the snapshot sorts into is not the arrival order */
+        /* The order the snapshot sorts into is not the arrival order: the ratings come from
+         * a sorted replay, and the next call starts again from the first battle. */
+        e->valid = 0;
         return replay_sorted(acc, &e->o, ratings, err, errlen);
-    }
-    for (; e->applied < n_seq; e->applied++) {
-        const rt_seq *s = &seq[e->applied];
-        if (e->slot[s->a] >= 0 && e->slot[s->b] >= 0)
-            update(e->c, e->o.k, &e->rating[s->a], &e->rating[s->b], (rt_outcome)s->outcome);
     }
     for (size_t i = 0; i < n; i++)
         if (e->slot[i] >= 0) ratings[e->slot[i]] = e->rating[i];

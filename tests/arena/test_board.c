@@ -130,7 +130,7 @@ static int compare_with_direct(board *b, const vote *votes, size_t n, int anony,
     return ok;
 }
 
-/* How many of this process's threads have that value in field `field` of their stat. */
+/* How many of this process's threads have the value wanted in field field_wanted of their stat. */
 static int threads_with_stat(int field_wanted, int wanted)
 {
     DIR *d = opendir("/proc/self/task");
