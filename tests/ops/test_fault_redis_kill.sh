@@ -15,6 +15,8 @@ check "ready" wait_for 10 curl -sf "$ARENA_URL/readyz"
 
 make_battles "$ARENA_URL" "$N" "$T/battles"
 expect_eq "$N battles created and answered" "$(wc -l <"$T/battles")" "$N"
+# ops/redis.conf keeps battle hashes in the compact encoding (see the note there)
+expect_eq "a battle hash is a listpack" "$(redis-cli -p "$RP" object encoding "arena:{a}:battle:$(head -1 "$T/battles" | cut -d' ' -f1)")" listpack
 
 # The load: one vote after another, 50 ms apart, while Redis dies and comes back.
 vote_battles "$ARENA_URL" "$T/battles" "$T/votes" 0.05 &
