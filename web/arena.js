@@ -136,6 +136,13 @@ function flushRenders() {
     const stick = side.convo.scrollHeight - side.convo.scrollTop - side.convo.clientHeight < 40;
     side.answer.replaceChildren(renderMarkdown(side.text));
     side.answer.classList.toggle('streaming', side.state === 'streaming');
+    if (side.state === 'done' && !side.text.trim()) {
+      // A model may end its answer at once; say so rather than show a blank pane.
+      const empty = document.createElement('p');
+      empty.className = 'empty';
+      empty.textContent = 'This model gave an empty answer.';
+      side.answer.append(empty);
+    }
     if (side.state === 'error') {
       const failed = document.createElement('p');
       failed.className = 'failed';

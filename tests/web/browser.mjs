@@ -57,18 +57,21 @@ const browser = await chromium.launch({
          '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
 });
 
-// Counts the stream events the page receives and notes whether any vote button was
-// enabled while an answer was still arriving. Runs before the page's own scripts.
+// Counts the stream events the page receives, keeps the text each side of the newest
+// stream carried, and notes whether any vote button was enabled while an answer was
+// still arriving. Runs before the page's own scripts.
 function sseProbe() {
-  window.__sse = { a: 0, b: 0, streams: 0, enabledWhileStreaming: 0 };
+  window.__sse = { a: 0, b: 0, streams: 0, enabledWhileStreaming: 0, text: { a: '', b: '' } };
   const Native = window.EventSource;
   window.EventSource = class extends Native {
     constructor(...args) {
       super(...args);
       window.__sse.streams++;
+      window.__sse.text = { a: '', b: '' };
       for (const side of ['a', 'b']) {
-        this.addEventListener(side, () => {
+        this.addEventListener(side, (e) => {
           window.__sse[side]++;
+          try { window.__sse.text[side] += JSON.parse(e.data).text || ''; } catch { /* counted anyway */ }
           if ([...document.querySelectorAll('.vote')].some((b) => !b.disabled)) window.__sse.enabledWhileStreaming++;
         });
       }
@@ -134,6 +137,18 @@ const answerTexts = (page) => page.$$eval('.pane', (ps) => ps.map((p) => {
   return answers.length ? answers[answers.length - 1].textContent.trim() : '';
 }));
 
+// Whether each pane's newest answer shows what its side of the newest stream carried:
+// some text, or the empty-answer note when the model ended at once (a real model can;
+// babyllama105 does for about one prompt in 300). Null when both do, else the details.
+const EMPTY_NOTE = 'This model gave an empty answer.';
+async function answersShown(page) {
+  const texts = await answerTexts(page);
+  const streamed = await page.evaluate(() => window.__sse.text);
+  const ok = ['a', 'b'].every((side, i) =>
+    streamed[side].trim() ? texts[i] && texts[i] !== EMPTY_NOTE : texts[i] === EMPTY_NOTE);
+  return ok ? null : { texts, streamed };
+}
+
 // ---------------------------------------------------------------------------------------
 // The arena page on a desktop screen: the whole vote flow.
 const page = await newPage({ width: 1280, height: 900 });
@@ -153,7 +168,7 @@ await step('vote flow: both answers stream token by token, votes enabled only wh
   const votes = await voteStates(page);
   if (sse.a < 2 || sse.b < 2) return `token events a=${sse.a} b=${sse.b}`;
   if (sse.enabledWhileStreaming) return `a vote button was enabled during ${sse.enabledWhileStreaming} token events`;
-  if (!texts[0] || !texts[1]) return `answers: ${JSON.stringify(texts)}`;
+  if (!texts[0] || !texts[1] || await answersShown(page)) return `answers: ${JSON.stringify(texts)}`;
   if (votes !== 'on,on,on,on') return `vote buttons after both answers: ${votes}`;
   await shot(page, 'arena-desktop-answered.png');
 });
@@ -204,10 +219,10 @@ await step('follow-up: a second turn in the same battle, both panes answer it', 
   const sameBattle = calls === `POST /api/battles/${id}/messages, GET /api/battles/${id}/stream`;
   const turns = await page.$$eval('.pane', (ps) => ps.map((p) => p.querySelectorAll('.turn').length).join(','));
   const prompts = await page.$$eval('.pane', (ps) => ps.map((p) => p.querySelectorAll('.you')[1]?.textContent).join('|'));
-  const texts = await answerTexts(page);
+  const shown = await answersShown(page);
   return (first === 'done,done' && second === 'done,done' && sameBattle && turns === '2,2' &&
-          prompts === 'What happened next?|What happened next?' && !!texts[0] && !!texts[1]) ||
-    { first, second, calls, turns, prompts, texts };
+          prompts === 'What happened next?|What happened next?' && !shown) ||
+    { first, second, calls, turns, prompts, shown };
 });
 
 await step('regenerate: the last turn is answered again and can then be voted on', async () => {
@@ -215,10 +230,10 @@ await step('regenerate: the last turn is answered again and can then be voted on
   const states = await answered(page, () => page.click('#regenerate'));
   const streams = await page.evaluate(() => window.__sse.streams) - streamsBefore;
   const turns = await page.$$eval('.pane', (ps) => ps.map((p) => p.querySelectorAll('.turn').length).join(','));
-  const texts = await answerTexts(page);
+  const shown = await answersShown(page);
   const votes = await voteStates(page);
-  return (states === 'done,done' && streams === 1 && turns === '2,2' && texts[0] && texts[1] && votes === 'on,on,on,on') ||
-    { states, streams, turns, texts, votes };
+  return (states === 'done,done' && streams === 1 && turns === '2,2' && !shown && votes === 'on,on,on,on') ||
+    { states, streams, turns, shown, votes };
 });
 
 await step('turn limit: a turn past the server\'s limit is refused and explained; the battle can still be voted on', async () => {
@@ -401,6 +416,21 @@ await step('a failed model: its pane says so, the notice explains, voting stays 
   await shot(page, 'arena-desktop-model-failed.png');
   return (states === 'done,error' && /upstream timed out/.test(pane) && status === 'failed' &&
           /Model B failed/.test(text) && votes === 'off,off,off,off' && regen) || { states, pane, status, text, votes, regen };
+});
+
+await step('an empty answer: its pane says the model gave an empty answer, and the vote is open', async () => {
+  await page.click('#new-round');
+  await page.route('**/api/battles/*/stream', (route) => route.fulfill({
+    status: 200, headers: { 'Content-Type': 'text/event-stream' },
+    body: sse([['done', { side: 'a' }], ['b', { text: 'Hello.' }], ['done', { side: 'b' }], ['end', {}]]),
+  }));
+  const states = await ask(page, 'Hello');
+  await page.unroute('**/api/battles/*/stream');
+  const texts = await answerTexts(page);
+  const shown = await answersShown(page);
+  const votes = await voteStates(page);
+  return (states === 'done,done' && texts[0] === EMPTY_NOTE && texts[1] === 'Hello.' && !shown &&
+          votes === 'on,on,on,on') || { states, texts, shown, votes };
 });
 
 await step('a lost connection: explained with Retry, which reconnects and finishes the answers', async () => {
