@@ -283,9 +283,10 @@ static int send_argv(redisAsyncContext *ac, req *r)
 }
 
 /* Commands written at once rather than at the loop's next turn, in bytes: about seven
- * votes. A write per command cost the request loop about 4 us a vote more, and Redis a
- * read per command; a write per loop turn left Redis idle while the loop parsed its
- * batch. */
+ * votes. Redis so starts on a batch's first commands while the loop still parses the
+ * rest, and a write still carries several. A write per command cost the request loop
+ * about 4 us a vote more, and Redis a read per command; a write per loop turn left Redis
+ * idle while the loop parsed its batch. */
 enum { SEND_BATCH = 2048 };
 
 /* Hands r to hiredis, or queues it to fail on the next loop turn (never calls back from
@@ -307,13 +308,10 @@ static void req_send(req *r)
     if (ok) {
         r->sent_ms = now_ms();
         list_push(&c->head, &c->tail, r);
-        /* Written once a batch's worth has gathered (SEND_BATCH bytes), the rest when the
-         * loop comes round to the socket. Redis so starts on a batch's first commands
-         * while the loop still parses the next requests, rather than both taking turns
-         * with a core idle, and a write still carries several commands. Only the buffer
-         * is written here; on an error the write event stays armed and the loop reports
-         * it, so no callback runs inside the caller's request. Disarming the event in the
-         * same turn that armed it costs the loop nothing. */
+        /* A batch's worth (SEND_BATCH) is written now, the rest when the loop comes round
+         * to the socket. Only the buffer is written here; on an error the write event
+         * stays armed and the loop reports it, so no callback runs inside the caller's
+         * request. Disarming the event in the same turn that armed it costs nothing. */
         int done = 0;
         if (c->state == CONN_READY && sdslen(c->ac->c.obuf) >= SEND_BATCH &&
             redisBufferWrite(&c->ac->c, &done) == REDIS_OK && done && c->ac->ev.delWrite)
